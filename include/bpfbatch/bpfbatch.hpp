@@ -1,0 +1,13 @@
+// bpfbatch: read and write eBPF maps in batches, through the raw bpf(2) syscall.
+#pragma once
+
+#include <bpfbatch/batch.hpp>
+#include <bpfbatch/command.hpp>
+#include <bpfbatch/error.hpp>
+#include <bpfbatch/generator.hpp>
+#include <bpfbatch/lookup.hpp>
+#include <bpfbatch/map.hpp>
+#include <bpfbatch/map_info.hpp>
+#include <bpfbatch/possible_cpus.hpp>
+#include <bpfbatch/result.hpp>
+#include <bpfbatch/unique_fd.hpp>

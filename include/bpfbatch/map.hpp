@@ -1,0 +1,78 @@
+// map: an owned descriptor of a BPF map, with the map's info read once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <bpfbatch/map_info.hpp>
+#include <bpfbatch/result.hpp>
+#include <bpfbatch/unique_fd.hpp>
+
+namespace bpfbatch {
+
+// The rights a descriptor is opened with (BPF_F_RDONLY / BPF_F_WRONLY). The
+// kernel checks them per command: lookups need read, updates and deletes
+// write, lookup-and-delete both.
+enum class access { read_write, read_only, write_only };
+
+struct open_options {
+  access rights = access::read_write;
+};
+
+// What BPF_MAP_CREATE needs. Sizes as for the kernel: value_size is one CPU's
+// value for per-CPU maps, and 4 for maps of maps.
+struct map_spec {
+  map_type type = map_type::hash;
+  std::uint32_t key_size = 0;
+  std::uint32_t value_size = 0;
+  std::uint32_t max_entries = 0;
+  std::uint32_t map_flags = 0;
+  std::string_view name;  // at most 15 characters: [A-Za-z0-9_.]
+  int inner_map_fd = -1;  // the template for array_of_maps / hash_of_maps
+  int btf_fd = -1;        // BTF describing key and value (for BPF_F_LOCK)
+  std::uint32_t btf_key_type_id = 0;
+  std::uint32_t btf_value_type_id = 0;
+};
+
+class map {
+ public:
+  // Opens a map pinned in a BPF filesystem (BPF_OBJ_GET).
+  static result<map> open_pinned(const char* path, open_options options = {}) noexcept;
+  // Opens a map by its id (BPF_MAP_GET_FD_BY_ID; needs CAP_SYS_ADMIN).
+  static result<map> open_id(std::uint32_t id, open_options options = {}) noexcept;
+  // Duplicates fd (close-on-exec) and owns the duplicate; the caller keeps
+  // and still owns fd. Fails with EINVAL when fd is not a BPF map.
+  static result<map> from_fd(int fd) noexcept;
+  // Creates a map. Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK:
+  // when creation is refused with EPERM, the limit is raised to infinity (as
+  // libbpf does) and creation tried once more.
+  static result<map> create(const map_spec& spec) noexcept;
+
+  map(map&&) noexcept = default;
+  map& operator=(map&&) noexcept = default;
+
+  int fd() const noexcept { return fd_.get(); }
+  const map_info& info() const noexcept { return info_; }
+
+  // Single-element operations (BPF_MAP_LOOKUP_ELEM / BPF_MAP_UPDATE_ELEM).
+  // key must be info().key_size bytes and value info().value_bytes(), or the
+  // call fails with EINVAL before reaching the kernel.
+  result<void> lookup_element(std::span<const std::byte> key, std::span<std::byte> value,
+                              std::uint64_t flags = 0) const noexcept;
+  result<void> update_element(std::span<const std::byte> key, std::span<const std::byte> value,
+                              std::uint64_t flags = 0) const noexcept;
+
+  // Gives up the descriptor; the map object is left without one.
+  unique_fd release() noexcept { return std::move(fd_); }
+
+ private:
+  map(unique_fd fd, const map_info& info) noexcept : fd_(std::move(fd)), info_(info) {}
+  static result<map> adopt(unique_fd fd) noexcept;
+
+  unique_fd fd_;
+  map_info info_;
+};
+
+}  // namespace bpfbatch

@@ -1,0 +1,171 @@
+#include "syscall.hpp"
+
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+namespace bpfbatch::sys {
+
+namespace {
+
+// The size of union bpf_attr up to and including `member`: what the kernel
+// reads for a command. bpf_check_uarg_tail_zero() accepts any size up to its
+// own union's, so passing exactly the bytes a command uses works on kernels
+// older and newer than these headers.
+#define BPFBATCH_ATTR_SIZE(member) \
+  static_cast<unsigned>(offsetof(union bpf_attr, member) + sizeof(((union bpf_attr*)nullptr)->member))
+
+std::uint64_t pointer(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
+
+int call(int cmd, union bpf_attr& attr, unsigned size) noexcept {
+  long ret = ::syscall(__NR_bpf, cmd, &attr, size);
+  return ret < 0 ? errno : 0;
+}
+
+int call_for_fd(int cmd, union bpf_attr& attr, unsigned size, int& fd) noexcept {
+  long ret = ::syscall(__NR_bpf, cmd, &attr, size);
+  if (ret < 0) return errno;
+  fd = static_cast<int>(ret);
+  return 0;
+}
+
+static_assert(static_cast<int>(command::map_create) == BPF_MAP_CREATE);
+static_assert(static_cast<int>(command::map_lookup_elem) == BPF_MAP_LOOKUP_ELEM);
+static_assert(static_cast<int>(command::map_update_elem) == BPF_MAP_UPDATE_ELEM);
+static_assert(static_cast<int>(command::map_delete_elem) == BPF_MAP_DELETE_ELEM);
+static_assert(static_cast<int>(command::map_get_next_key) == BPF_MAP_GET_NEXT_KEY);
+static_assert(static_cast<int>(command::obj_get) == BPF_OBJ_GET);
+static_assert(static_cast<int>(command::map_get_next_id) == BPF_MAP_GET_NEXT_ID);
+static_assert(static_cast<int>(command::map_get_fd_by_id) == BPF_MAP_GET_FD_BY_ID);
+static_assert(static_cast<int>(command::obj_get_info_by_fd) == BPF_OBJ_GET_INFO_BY_FD);
+static_assert(static_cast<int>(command::btf_load) == BPF_BTF_LOAD);
+static_assert(static_cast<int>(command::map_lookup_and_delete_elem) == BPF_MAP_LOOKUP_AND_DELETE_ELEM);
+static_assert(static_cast<int>(command::map_freeze) == BPF_MAP_FREEZE);
+static_assert(static_cast<int>(command::map_lookup_batch) == BPF_MAP_LOOKUP_BATCH);
+static_assert(static_cast<int>(command::map_lookup_and_delete_batch) == BPF_MAP_LOOKUP_AND_DELETE_BATCH);
+static_assert(static_cast<int>(command::map_update_batch) == BPF_MAP_UPDATE_BATCH);
+static_assert(static_cast<int>(command::map_delete_batch) == BPF_MAP_DELETE_BATCH);
+
+static_assert(static_cast<std::uint32_t>(map_type::hash) == BPF_MAP_TYPE_HASH);
+static_assert(static_cast<std::uint32_t>(map_type::percpu_cgroup_storage) ==
+              BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE);
+static_assert(static_cast<std::uint32_t>(map_type::devmap_hash) == BPF_MAP_TYPE_DEVMAP_HASH);
+static_assert(static_cast<std::uint32_t>(map_type::user_ringbuf) == BPF_MAP_TYPE_USER_RINGBUF);
+
+}  // namespace
+
+std::uint32_t access_flags(access rights) noexcept {
+  switch (rights) {
+    case access::read_only:
+      return BPF_F_RDONLY;
+    case access::write_only:
+      return BPF_F_WRONLY;
+    case access::read_write:
+      break;
+  }
+  return 0;
+}
+
+int map_create(const map_spec& spec, int& fd) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_type = static_cast<std::uint32_t>(spec.type);
+  attr.key_size = spec.key_size;
+  attr.value_size = spec.value_size;
+  attr.max_entries = spec.max_entries;
+  attr.map_flags = spec.map_flags;
+  if (spec.inner_map_fd >= 0) attr.inner_map_fd = static_cast<std::uint32_t>(spec.inner_map_fd);
+  // The kernel rejects names longer than BPF_OBJ_NAME_LEN - 1 or with other
+  // characters (bpf_obj_name_cpy); pass what fits and let it judge.
+  if (!spec.name.empty())
+    std::memcpy(attr.map_name, spec.name.data(), std::min(spec.name.size(), sizeof(attr.map_name) - 1));
+  if (spec.btf_fd >= 0) {
+    attr.btf_fd = static_cast<std::uint32_t>(spec.btf_fd);
+    attr.btf_key_type_id = spec.btf_key_type_id;
+    attr.btf_value_type_id = spec.btf_value_type_id;
+  }
+  return call_for_fd(BPF_MAP_CREATE, attr, BPFBATCH_ATTR_SIZE(btf_value_type_id), fd);
+}
+
+int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.pathname = pointer(path);
+  attr.file_flags = file_flags;
+  return call_for_fd(BPF_OBJ_GET, attr, BPFBATCH_ATTR_SIZE(file_flags), fd);
+}
+
+int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_id = id;
+  attr.open_flags = open_flags;
+  return call_for_fd(BPF_MAP_GET_FD_BY_ID, attr, BPFBATCH_ATTR_SIZE(open_flags), fd);
+}
+
+int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.info.bpf_fd = static_cast<std::uint32_t>(fd);
+  attr.info.info_len = info_len;
+  attr.info.info = pointer(info);
+  int err = call(BPF_OBJ_GET_INFO_BY_FD, attr, BPFBATCH_ATTR_SIZE(info));
+  if (err == 0) info_len = attr.info.info_len;
+  return err;
+}
+
+int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  attr.key = pointer(key);
+  attr.value = pointer(value);
+  attr.flags = flags;
+  return call(BPF_MAP_LOOKUP_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+}
+
+int map_update_elem(int fd, const void* key, const void* value, std::uint64_t flags) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  attr.key = pointer(key);
+  attr.value = pointer(value);
+  attr.flags = flags;
+  return call(BPF_MAP_UPDATE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+}
+
+int map_get_next_key(int fd, const void* key, void* next_key) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  attr.key = pointer(key);
+  attr.next_key = pointer(next_key);
+  return call(BPF_MAP_GET_NEXT_KEY, attr, BPFBATCH_ATTR_SIZE(next_key));
+}
+
+int map_batch(command batch_command, int fd, const void* in_batch, void* out_batch, void* keys, void* values,
+              std::uint32_t& count, std::uint64_t elem_flags) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.batch.in_batch = pointer(in_batch);
+  attr.batch.out_batch = pointer(out_batch);
+  attr.batch.keys = pointer(keys);
+  attr.batch.values = pointer(values);
+  attr.batch.count = count;
+  attr.batch.map_fd = static_cast<std::uint32_t>(fd);
+  attr.batch.elem_flags = elem_flags;
+  attr.batch.flags = 0;  // the hash paths reject anything else
+  int err = call(static_cast<int>(batch_command), attr, BPFBATCH_ATTR_SIZE(batch));
+  // The kernel writes count back on success, ENOENT, ENOSPC and the
+  // per-element failures; on early errors it leaves our input, which callers
+  // must not trust (they look at count only after those codes).
+  count = attr.batch.count;
+  return err;
+}
+
+}  // namespace bpfbatch::sys

@@ -1,0 +1,35 @@
+// The one place that builds union bpf_attr and calls bpf(2). Internal: not
+// installed. Every function zeroes the attr, sets only its command's fields,
+// passes the size up to the command's last field, and returns 0 or the errno
+// (a positive value), never -1.
+#pragma once
+
+#include <cstdint>
+
+#include <bpfbatch/command.hpp>
+#include <bpfbatch/map.hpp>
+
+namespace bpfbatch::sys {
+
+int map_create(const map_spec& spec, int& fd) noexcept;
+int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept;
+int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexcept;
+// info_len: in, the buffer's size; out, the bytes the kernel filled.
+int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept;
+
+int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept;
+int map_update_elem(int fd, const void* key, const void* value, std::uint64_t flags) noexcept;
+// key == nullptr asks for the first key.
+int map_get_next_key(int fd, const void* key, void* next_key) noexcept;
+
+// The four batch commands share one attr layout. count: in, the capacity; out,
+// what the kernel wrote back (meaningful after 0, ENOENT, ENOSPC and the
+// per-element errors of update/delete; see kernel-facts.md).
+// in_batch == nullptr starts from the beginning.
+int map_batch(command batch_command, int fd, const void* in_batch, void* out_batch, void* keys, void* values,
+              std::uint32_t& count, std::uint64_t elem_flags) noexcept;
+
+// BPF_F_RDONLY / BPF_F_WRONLY for an access mode.
+std::uint32_t access_flags(access rights) noexcept;
+
+}  // namespace bpfbatch::sys

@@ -1,0 +1,69 @@
+// Test support: kernel access checks, map factories, and an independent
+// reference reader written with raw bpf(2) calls (not the library's layer).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include <bpfbatch/bpfbatch.hpp>
+
+namespace support {
+
+using bytes = std::vector<std::byte>;
+// key -> one value per CPU (value_size bytes each, padding dropped)
+using contents = std::map<bytes, std::vector<bytes>>;
+
+// Whether this process may use bpf(2). The first call probes by creating a
+// map; EPERM means the kernel refuses permission, which is the one reason a
+// kernel test may skip (and BPFBATCH_REQUIRE_KERNEL=1 turns that into a failure).
+bool kernel_available();
+void record_skip(const char* where);
+int skipped_count();
+
+#define REQUIRE_KERNEL()                                            \
+  do {                                                              \
+    if (!::support::kernel_available()) {                           \
+      ::support::record_skip(__FILE__ ":" DOCTEST_TOSTR(__LINE__)); \
+      return;                                                       \
+    }                                                               \
+  } while (0)
+
+// The number of possible CPUs as glibc counts them (get_nprocs_conf reads
+// /sys/devices/system/cpu/possible): a second opinion on possible_cpus().
+std::uint32_t libc_possible_cpus();
+
+// Creates a map or fails the test.
+bpfbatch::map create(bpfbatch::map_type type, std::uint32_t key_size, std::uint32_t value_size,
+                     std::uint32_t max_entries, std::uint32_t flags = 0, int inner_map_fd = -1);
+
+// Deterministic test data: key i, and the value of key i on one CPU.
+bytes key_bytes(std::uint32_t key_size, std::uint64_t i);
+bytes value_bytes(std::uint32_t value_size, std::uint64_t i, std::uint32_t cpu);
+
+// Fills keys 0..count-1 (for arrays: updates indexes 0..count-1) with
+// key_bytes/value_bytes, per-CPU values laid out as the kernel expects.
+// Maps of maps get a new inner array each; DEVMAP_HASH gets ifindex 1.
+void fill(const bpfbatch::map& m, std::uint64_t count);
+
+// Everything in the map by GET_NEXT_KEY + LOOKUP_ELEM, with raw syscalls and
+// value sizes computed independently of the library.
+contents reference_walk(int fd);
+
+// Everything an iteration yields; fails the test on a key yielded twice.
+contents collect(bpfbatch::batch_generator& gen);
+
+// Raw helpers for bad-input tests.
+int load_trivial_program();  // a socket filter "r0 = 0; exit"
+int pin(int fd, const std::string& path);
+// A directory on a BPF filesystem for pins (mounted privately if needed).
+std::string bpffs_dir();
+
+// Counts operator new calls in this test binary.
+std::uint64_t allocations();
+
+}  // namespace support
