@@ -21,10 +21,10 @@ constexpr std::size_t default_batch_memory = std::size_t{1} << 20;
 
 constexpr std::size_t round_up8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
-// The resume token: a u32 bucket index for the hash family
-// (__htab_map_lookup_and_delete_batch), the last key for the generic path
-// (generic_map_lookup_batch). One buffer of max(key_size, 4) serves both.
-std::size_t token_bytes(const map_info& info) noexcept { return std::max<std::size_t>(info.key_size, 4); }
+// Two resume tokens (the one passed in and the one the kernel writes), each
+// max(key_size, 4) bytes: a u32 bucket index for the hash family, the last key
+// for the generic path.
+std::size_t token_bytes(const map_info& info) noexcept { return 2 * std::max<std::size_t>(info.key_size, 4); }
 
 }  // namespace
 

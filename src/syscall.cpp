@@ -139,6 +139,27 @@ int map_update_elem(int fd, const void* key, const void* value, std::uint64_t fl
   return call(BPF_MAP_UPDATE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
 }
 
+int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  attr.key = pointer(key);
+  attr.flags = flags;
+  return call(BPF_MAP_DELETE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+}
+
+int map_lookup_and_delete_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  attr.key = pointer(key);
+  attr.value = pointer(value);
+  // flags (BPF_F_LOCK) arrived in 5.14; a zero flags word is accepted by
+  // older kernels, whose CHECK_ATTR only demands that it be zero.
+  attr.flags = flags;
+  return call(BPF_MAP_LOOKUP_AND_DELETE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+}
+
 int map_get_next_key(int fd, const void* key, void* next_key) noexcept {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));

@@ -19,6 +19,9 @@ int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept;
 
 int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept;
 int map_update_elem(int fd, const void* key, const void* value, std::uint64_t flags) noexcept;
+int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept;
+// Hash maps (5.14 on) and queues/stacks (key == nullptr: a pop).
+int map_lookup_and_delete_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept;
 // key == nullptr asks for the first key.
 int map_get_next_key(int fd, const void* key, void* next_key) noexcept;
 

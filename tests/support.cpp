@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/btf.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -243,6 +244,71 @@ std::string bpffs_dir() {
     return d;
   }();
   return dir;
+}
+
+int load_spin_lock_btf() {
+  std::vector<std::uint32_t> types;
+  // Strings: offsets 0 "", 1 "u32", 5 "bpf_spin_lock", 19 "val",
+  // 23 "spin_value", 34 "a", 36 "lock", 41 "b", 43 "c".
+  static const char strings[] = "\0u32\0bpf_spin_lock\0val\0spin_value\0a\0lock\0b\0c";
+  auto info = [](std::uint32_t kind, std::uint32_t vlen) { return (kind << 24) | vlen; };
+  // [1] int u32: name, info, size, then the encoding word (32 bits, unsigned).
+  types.insert(types.end(), {1, info(BTF_KIND_INT, 0), 4, 32});
+  // [2] struct bpf_spin_lock { u32 val; }
+  types.insert(types.end(), {5, info(BTF_KIND_STRUCT, 1), 4, 19, 1, 0});
+  // [3] struct spin_value { u32 a; struct bpf_spin_lock lock; u32 b; u32 c; }
+  // member: name, type, bit offset.
+  types.insert(types.end(), {23, info(BTF_KIND_STRUCT, 4), 16, 34, 1, 0, 36, 2, 32, 41, 1, 64, 43, 1, 96});
+
+  struct btf_header header {};
+  header.magic = BTF_MAGIC;
+  header.version = BTF_VERSION;
+  header.hdr_len = sizeof(header);
+  header.type_off = 0;
+  header.type_len = static_cast<std::uint32_t>(types.size() * 4);
+  header.str_off = header.type_len;
+  header.str_len = sizeof(strings);
+  std::vector<std::byte> blob(sizeof(header) + header.type_len + header.str_len);
+  std::memcpy(blob.data(), &header, sizeof(header));
+  std::memcpy(blob.data() + sizeof(header), types.data(), header.type_len);
+  std::memcpy(blob.data() + sizeof(header) + header.type_len, strings, sizeof(strings));
+
+  static char log[4096];
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.btf = reinterpret_cast<std::uintptr_t>(blob.data());
+  attr.btf_size = static_cast<std::uint32_t>(blob.size());
+  attr.btf_log_buf = reinterpret_cast<std::uintptr_t>(log);
+  attr.btf_log_size = sizeof(log);
+  attr.btf_log_level = 1;
+  int fd = static_cast<int>(raw_bpf(BPF_BTF_LOAD, attr));
+  INFO("BPF_BTF_LOAD: ", std::strerror(errno), "\n", log);
+  REQUIRE(fd >= 0);
+  return fd;
+}
+
+bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_entries) {
+  bpfbatch::unique_fd btf(load_spin_lock_btf());
+  bpfbatch::map_spec spec;
+  spec.type = type;
+  spec.key_size = 4;
+  spec.value_size = sizeof(spin_value);
+  spec.max_entries = max_entries;
+  spec.name = "spin_lock_test";
+  spec.btf_fd = btf.get();
+  spec.btf_key_type_id = btf_u32_type;
+  spec.btf_value_type_id = btf_spin_value_type;
+  auto m = bpfbatch::map::create(spec);
+  INFO("creating a spin-lock map: ", m.error().message());
+  REQUIRE(m);
+  return std::move(*m);  // the map keeps its own reference to the BTF
+}
+
+int freeze(int fd) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  return raw_bpf(BPF_MAP_FREEZE, attr) == 0 ? 0 : errno;
 }
 
 // operator new replacement that counts.

@@ -63,6 +63,25 @@ int pin(int fd, const std::string& path);
 // A directory on a BPF filesystem for pins (mounted privately if needed).
 std::string bpffs_dir();
 
+// A BTF object describing u32 (type 1), struct bpf_spin_lock (type 2) and
+// struct spin_value { u32 a; struct bpf_spin_lock lock; u32 b; u32 c; }
+// (type 3, 16 bytes), built by hand and loaded with BPF_BTF_LOAD. Returns
+// the BTF descriptor (owned by the caller).
+int load_spin_lock_btf();
+inline constexpr std::uint32_t btf_u32_type = 1;
+inline constexpr std::uint32_t btf_spin_value_type = 3;
+struct spin_value {
+  std::uint32_t a;
+  std::uint32_t lock;
+  std::uint32_t b;
+  std::uint32_t c;
+};
+// A HASH or ARRAY map with u32 keys and spin_value values (BTF-described).
+bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_entries);
+
+// BPF_MAP_FREEZE: the map becomes read-only for user space.
+int freeze(int fd);
+
 // Counts operator new calls in this test binary.
 std::uint64_t allocations();
 

@@ -342,7 +342,7 @@ TEST_CASE("borrowed buffers are used exactly as given and bound the batch size")
   const std::size_t fits = 37;
   std::vector<std::byte> keys(fits * 4);
   std::vector<std::byte> values(fits * m.info().value_bytes());
-  std::vector<std::byte> token(4);
+  std::vector<std::byte> token(8);  // two 4-byte tokens
   auto buffers = batch_buffers::borrow(keys, values, token);
   auto gen = lookup_batches(m, buffers);
   support::contents got;
@@ -366,7 +366,7 @@ TEST_CASE("borrowed buffers too small for one element are ENOBUFS") {
   map m = support::create(map_type::percpu_array, 4, 8, 4);
   std::vector<std::byte> keys(4);
   std::vector<std::byte> values(8);  // one CPU's worth: too small
-  std::vector<std::byte> token(4);
+  std::vector<std::byte> token(8);   // two 4-byte tokens
   auto buffers = batch_buffers::borrow(keys, values, token);
   auto gen = lookup_batches(m, buffers);
   for (const batch& b : gen) (void)b;
@@ -378,7 +378,7 @@ TEST_CASE("borrowed buffers that cannot grow for a large bucket give ENOSPC") {
   map m = make_filled({map_type::hash, 4, 8, 0}, 1000);
   std::vector<std::byte> keys(4);
   std::vector<std::byte> values(8);
-  std::vector<std::byte> token(4);
+  std::vector<std::byte> token(8);  // two 4-byte tokens
   auto buffers = batch_buffers::borrow(keys, values, token);
   auto gen = lookup_batches(m, buffers);
   std::size_t total = 0;

@@ -156,9 +156,9 @@ class batch_buffers {
   ~batch_buffers() = default;
 
   // Caller memory, used exactly as given: keys at keys.data(), values at
-  // values.data(), the resume token at token.data() (it needs
-  // max(key_size, 4) bytes). The memory must outlive every iteration that
-  // uses these buffers.
+  // values.data(), the resume tokens at token.data() (two of
+  // max(key_size, 4) bytes each). The memory must outlive every iteration
+  // that uses these buffers.
   static batch_buffers borrow(std::span<std::byte> keys, std::span<std::byte> values,
                               std::span<std::byte> token) noexcept;
 
@@ -168,8 +168,8 @@ class batch_buffers {
   std::span<std::byte> values() const noexcept { return values_; }
   std::span<std::byte> token() const noexcept { return token_; }
 
-  // Makes room for `elements` elements of `info` (and a token), keeping the
-  // token's bytes. Owned buffers grow (ENOMEM when that fails); borrowed ones
+  // Makes room for `elements` elements of `info` (and the tokens), keeping
+  // the tokens' bytes. Owned buffers grow (ENOMEM when that fails); borrowed ones
   // do not: the result is how many elements fit, at most `elements` (0 when
   // not one element or the token fits).
   result<std::uint32_t> reserve(const map_info& info, std::uint32_t elements) noexcept;

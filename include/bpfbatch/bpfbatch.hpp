@@ -3,6 +3,7 @@
 
 #include <bpfbatch/batch.hpp>
 #include <bpfbatch/command.hpp>
+#include <bpfbatch/drain.hpp>
 #include <bpfbatch/error.hpp>
 #include <bpfbatch/generator.hpp>
 #include <bpfbatch/lookup.hpp>
@@ -11,3 +12,4 @@
 #include <bpfbatch/possible_cpus.hpp>
 #include <bpfbatch/result.hpp>
 #include <bpfbatch/unique_fd.hpp>
+#include <bpfbatch/write.hpp>

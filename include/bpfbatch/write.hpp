@@ -1,0 +1,106 @@
+// update_batch and delete_batch: change many elements with few kernel calls,
+// and always know how many were changed.
+#pragma once
+
+#include <cerrno>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <ranges>
+#include <span>
+#include <system_error>
+#include <type_traits>
+
+#include <bpfbatch/batch.hpp>
+#include <bpfbatch/command.hpp>
+#include <bpfbatch/error.hpp>
+#include <bpfbatch/map.hpp>
+
+namespace bpfbatch {
+
+// What an update or delete did: `applied` elements were updated or deleted
+// (the first `applied` of the input, in order) also when it stopped on an
+// error part-way, as the kernel's count says.
+struct write_result {
+  std::size_t applied = 0;
+  // delete_batch with skip_missing: keys that were not in the map.
+  std::size_t missing = 0;
+  // The error that stopped it (empty on success) and the command that failed.
+  std::error_code error;
+  command failed_command = command::none;
+
+  explicit operator bool() const noexcept { return !error; }
+};
+
+// BPF_ANY, BPF_NOEXIST, BPF_EXIST. The kernel's update batch refuses the last
+// two (EINVAL), so they are applied element by element with
+// BPF_MAP_UPDATE_ELEM, stopping at the first key that exists (EEXIST) or is
+// missing (ENOENT), with the exact count.
+enum class update_mode { any, only_new, only_existing };
+
+struct update_options {
+  // Elements per kernel call; 0 = default_batch_size(map info).
+  std::uint32_t batch_size = 0;
+  // 0 or BPF_F_LOCK (values with a bpf_spin_lock: the kernel copies under it).
+  std::uint64_t elem_flags = 0;
+  update_mode mode = update_mode::any;
+  // automatic: BPF_MAP_UPDATE_BATCH, or BPF_MAP_UPDATE_ELEM one by one where
+  // the kernel or map type lacks it; batch: no fallback; key_walk: always
+  // element by element.
+  iteration method = iteration::automatic;
+};
+
+struct delete_options {
+  std::uint32_t batch_size = 0;
+  std::uint64_t elem_flags = 0;
+  // The kernel stops at the first key that is not in the map (ENOENT). With
+  // skip_missing, such keys are counted in write_result::missing and the rest
+  // are still deleted.
+  bool skip_missing = false;
+  iteration method = iteration::automatic;
+};
+
+// keys: n keys of info().key_size bytes, packed. values: n values of
+// info().value_bytes() bytes (per-CPU maps: every CPU's value, each padded to
+// 8 bytes; maps of maps: the inner maps' descriptors as 4-byte ints). Sizes
+// that do not fit the map give EINVAL before any call.
+write_result update_batch(const map& m, std::span<const std::byte> keys, std::span<const std::byte> values,
+                          update_options options = {}) noexcept;
+write_result delete_batch(const map& m, std::span<const std::byte> keys,
+                          delete_options options = {}) noexcept;
+
+namespace detail {
+template <class R>
+concept typed_elements = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
+    std::is_trivially_copyable_v<std::ranges::range_value_t<R>> &&
+    !std::same_as<std::remove_cv_t<std::ranges::range_value_t<R>>, std::byte>;
+
+template <class R>
+std::span<const std::byte> element_bytes(const R& range) noexcept {
+  return std::as_bytes(std::span(std::ranges::data(range), std::ranges::size(range)));
+}
+
+template <class R>
+bool element_size_is(std::size_t size) noexcept {
+  return sizeof(std::ranges::range_value_t<R>) == size;
+}
+}  // namespace detail
+
+// Typed forms: a contiguous range of keys (and of values), each element's
+// type exactly key_size (value_bytes()) bytes, or EINVAL.
+template <detail::typed_elements Keys, detail::typed_elements Values>
+write_result update_batch(const map& m, const Keys& keys, const Values& values,
+                          update_options options = {}) noexcept {
+  if (!detail::element_size_is<Keys>(m.info().key_size) ||
+      !detail::element_size_is<Values>(m.info().value_bytes()))
+    return {0, 0, make_error(EINVAL), command::none};
+  return update_batch(m, detail::element_bytes(keys), detail::element_bytes(values), options);
+}
+
+template <detail::typed_elements Keys>
+write_result delete_batch(const map& m, const Keys& keys, delete_options options = {}) noexcept {
+  if (!detail::element_size_is<Keys>(m.info().key_size)) return {0, 0, make_error(EINVAL), command::none};
+  return delete_batch(m, detail::element_bytes(keys), options);
+}
+
+}  // namespace bpfbatch
