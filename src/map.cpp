@@ -95,6 +95,12 @@ result<map> map::open_id(std::uint32_t id, open_options options) noexcept {
   return adopt(unique_fd(fd));
 }
 
+result<std::uint32_t> next_map_id(std::uint32_t after) noexcept {
+  std::uint32_t next = 0;
+  if (int err = sys::map_get_next_id(after, next)) return make_error(err);
+  return next;
+}
+
 result<map> map::from_fd(int fd) noexcept {
   if (fd < 0) return make_error(EBADF);
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -100,6 +100,15 @@ int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept {
   return call_for_fd(BPF_OBJ_GET, attr, BPFBATCH_ATTR_SIZE(file_flags), fd);
 }
 
+int map_get_next_id(std::uint32_t start_id, std::uint32_t& next_id) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.start_id = start_id;
+  int err = call(BPF_MAP_GET_NEXT_ID, attr, BPFBATCH_ATTR_SIZE(open_flags));
+  if (err == 0) next_id = attr.next_id;
+  return err;
+}
+
 int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexcept {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));

@@ -229,3 +229,21 @@ TEST_CASE("unique_fd is a move-only owner") {
   CHECK(::fcntl(raw, F_GETFD) == -1);  // reset closed the old one
   static_assert(!std::is_copy_constructible_v<unique_fd>);
 }
+
+TEST_CASE("next_map_id walks every map id in ascending order") {
+  REQUIRE_KERNEL();
+  map a = support::create(map_type::array, 4, 4, 1);
+  map b = support::create(map_type::array, 4, 4, 1);
+  bool seen_a = false, seen_b = false;
+  std::uint32_t previous = 0;
+  auto id = next_map_id(0);
+  for (; id; id = next_map_id(*id)) {
+    CHECK(*id > previous);
+    previous = *id;
+    seen_a = seen_a || *id == a.info().id;
+    seen_b = seen_b || *id == b.info().id;
+  }
+  CHECK(id.error().value() == ENOENT);  // the end of the ids
+  CHECK(seen_a);
+  CHECK(seen_b);
+}

@@ -36,6 +36,10 @@ struct map_spec {
   std::uint32_t btf_value_type_id = 0;
 };
 
+// The id of the first map whose id is above `after` (BPF_MAP_GET_NEXT_ID,
+// which needs CAP_SYS_ADMIN): start from 0, and ENOENT says there is no more.
+result<std::uint32_t> next_map_id(std::uint32_t after) noexcept;
+
 class map {
  public:
   // Opens a map pinned in a BPF filesystem (BPF_OBJ_GET).
