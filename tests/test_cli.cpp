@@ -1,7 +1,10 @@
 // The bpfbatch tool, run as a user runs it, on maps the tests create and pin.
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,10 +30,23 @@ struct run_result {
 };
 
 struct run_options {
-  bool as_nobody = false;       // setresuid(65534) before exec: no capabilities
-  bool stdout_closed = false;   // stdout is a pipe nobody reads
-  bool ignore_sigpipe = false;  // SIGPIPE ignored, so writes fail with EPIPE
+  bool without_capabilities = false;  // uid 0 with every capability dropped
+  bool stdout_closed = false;         // stdout is a pipe nobody reads
+  bool ignore_sigpipe = false;        // SIGPIPE ignored, so writes fail with EPIPE
 };
+
+// Drops every capability for good, staying uid 0: the bounding set first (so
+// that execve cannot give them back, as it does for root), then the
+// effective, permitted and inheritable sets. Files stay readable through
+// their owner's permissions, so the build directory needs no special mode,
+// unlike a switch to another uid.
+bool drop_all_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap)
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return false;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
 
 std::string slurp(int fd) {
   std::string text;
@@ -52,8 +68,7 @@ run_result run_program(const std::string& program, const std::vector<std::string
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     ::signal(SIGPIPE, options.ignore_sigpipe ? SIG_IGN : SIG_DFL);
-    if (options.as_nobody && ::setresgid(65534, 65534, 65534) != 0) ::_exit(120);
-    if (options.as_nobody && ::setresuid(65534, 65534, 65534) != 0) ::_exit(121);
+    if (options.without_capabilities && !drop_all_capabilities()) ::_exit(120);
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -382,11 +397,11 @@ TEST_CASE("errors name the map and the cause, and exit with status 1") {
 TEST_CASE("without privileges, opening by id or listing is refused with a clear message") {
   REQUIRE_KERNEL();
   map m = support::create(map_type::hash, 4, 8, 4);
-  auto r = cli({"dump", "id", std::to_string(m.info().id)}, {.as_nobody = true});
+  auto r = cli({"dump", "id", std::to_string(m.info().id)}, {.without_capabilities = true});
   CHECK(r.status == 1);
   CHECK(r.err == "bpfbatch: id " + std::to_string(m.info().id) +
                      ": permission denied (needs CAP_SYS_ADMIN or root)\n");
-  r = cli({"demo", "--entries", "10"}, {.as_nobody = true});
+  r = cli({"demo", "--entries", "10"}, {.without_capabilities = true});
   CHECK(r.status == 1);
   CHECK(r.err.find("permission denied (needs CAP_BPF or root)") != std::string::npos);
 }
