@@ -1,0 +1,513 @@
+// bpfbatch-bench: how fast bpfbatch reads and drains maps, against the
+// kernel's own floor (a raw syscall loop with fixed buffers), libbpf, and the
+// GET_NEXT_KEY walk. Methods are interleaved, rotated each repetition, and
+// compared by their medians measured in the same run: these machines are
+// shared and one sample can be 20 to 30% off.
+//
+//   bpfbatch-bench [--type T[,T...]] [--entries N[,N...]] [--reps R]
+//                  [--batch-sizes B[,B...]] [--key-size K] [--value-size V]
+//                  [--no-walk] [--no-drain] [--quick] [--json]
+#include <linux/bpf.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <bpfbatch/bpfbatch.hpp>
+
+#if defined(BPFBATCH_BENCH_LIBBPF)
+#include <bpf/bpf.h>
+#endif
+
+// ---- Allocation counting: every operator new and every malloc, once each. ----
+
+namespace {
+std::atomic<std::uint64_t> heap_allocations{0};
+}
+
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
+#define BPFBATCH_COUNT_MALLOC 1
+#elif defined(__GLIBC__) && defined(__has_feature)
+#if !__has_feature(address_sanitizer)
+#define BPFBATCH_COUNT_MALLOC 1
+#endif
+#endif
+
+#if defined(BPFBATCH_COUNT_MALLOC)
+// glibc lets a program replace malloc; these forward to its own allocator.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void __libc_free(void*);
+void* malloc(std::size_t size) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(size);
+}
+void* calloc(std::size_t n, std::size_t size) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, std::size_t size) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, size);
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+
+namespace {
+// The allocator operator new uses: glibc's own where malloc is counted, so
+// that one allocation counts once.
+void* raw_allocate(std::size_t size) noexcept {
+#if defined(BPFBATCH_COUNT_MALLOC)
+  return __libc_malloc(size ? size : 1);
+#else
+  return std::malloc(size ? size : 1);
+#endif
+}
+}  // namespace
+
+
+void* operator new(std::size_t size) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = raw_allocate(size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return ::operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return raw_allocate(size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return ::operator new(size, tag); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+using namespace bpfbatch;
+using clock_type = std::chrono::steady_clock;
+
+// ---- The kernel's floor: a raw BPF_MAP_LOOKUP_BATCH loop, fixed buffers. ----
+
+struct raw_buffers {
+  std::vector<std::byte> keys, values;
+  std::byte tokens[2][512];
+};
+
+// Reads the whole map with one command in calls of `batch` elements;
+// returns elements read, adds its syscalls.
+std::uint64_t raw_batch_loop(int fd, int cmd, std::uint32_t batch, raw_buffers& b, std::uint64_t& syscalls) {
+  std::uint64_t total = 0;
+  bool first = true;
+  int in = 0;
+  while (true) {
+    union bpf_attr attr;
+    std::memset(&attr, 0, offsetof(union bpf_attr, batch) + sizeof(attr.batch));
+    attr.batch.in_batch = first ? 0 : reinterpret_cast<std::uintptr_t>(b.tokens[in]);
+    attr.batch.out_batch = reinterpret_cast<std::uintptr_t>(b.tokens[1 - in]);
+    attr.batch.keys = reinterpret_cast<std::uintptr_t>(b.keys.data());
+    attr.batch.values = reinterpret_cast<std::uintptr_t>(b.values.data());
+    attr.batch.count = batch;
+    attr.batch.map_fd = static_cast<std::uint32_t>(fd);
+    long r = ::syscall(__NR_bpf, cmd, &attr, offsetof(union bpf_attr, batch) + sizeof(attr.batch));
+    ++syscalls;
+    int err = r < 0 ? errno : 0;
+    total += attr.batch.count;
+    if (err == ENOENT) return total;
+    if (err != 0) {
+      std::fprintf(stderr, "bpfbatch-bench: raw batch loop: %s\n", std::strerror(err));
+      std::exit(1);
+    }
+    first = false;
+    in = 1 - in;
+  }
+}
+
+#if defined(BPFBATCH_BENCH_LIBBPF)
+std::uint64_t libbpf_loop(int fd, std::uint32_t batch, raw_buffers& b, std::uint64_t& syscalls) {
+  std::uint64_t total = 0;
+  bool first = true;
+  int in = 0;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  while (true) {
+    __u32 count = batch;
+    int r = bpf_map_lookup_batch(fd, first ? nullptr : b.tokens[in], b.tokens[1 - in], b.keys.data(), b.values.data(),
+                                 &count, &opts);
+    ++syscalls;
+    int err = r < 0 ? errno : 0;
+    total += count;
+    if (err == ENOENT) return total;
+    if (err != 0) {
+      std::fprintf(stderr, "bpfbatch-bench: libbpf loop: %s\n", std::strerror(err));
+      std::exit(1);
+    }
+    first = false;
+    in = 1 - in;
+  }
+}
+#endif
+
+// ---- Measurement ----
+
+struct sample {
+  double seconds = 0;
+  double user = 0, system = 0;
+  std::uint64_t elements = 0, syscalls = 0, allocations = 0;
+};
+
+double cpu_seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
+
+// One pass of `body`, which returns elements and adds its syscalls.
+sample measure(const std::function<std::uint64_t(std::uint64_t&)>& body) {
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_THREAD, &before);
+  const std::uint64_t heap_before = heap_allocations.load();
+  sample s;
+  auto start = clock_type::now();
+  s.elements = body(s.syscalls);
+  s.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  s.allocations = heap_allocations.load() - heap_before;
+  ::getrusage(RUSAGE_THREAD, &after);
+  s.user = cpu_seconds(after.ru_utime) - cpu_seconds(before.ru_utime);
+  s.system = cpu_seconds(after.ru_stime) - cpu_seconds(before.ru_stime);
+  return s;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+struct method {
+  std::string name;
+  bool raw = false;       // a raw reference loop: the best of these is the ratio's base
+  bool raw_drain = false; // the base for drains
+  bool drain = false;     // destroys the map's contents: refilled before each pass
+  std::function<std::uint64_t(std::uint64_t&)> body;
+  std::vector<sample> samples;
+};
+
+struct config {
+  std::vector<map_type> types{map_type::hash, map_type::percpu_hash, map_type::lru_hash, map_type::array,
+                              map_type::percpu_array};
+  std::vector<std::uint32_t> entries{1'000, 100'000, 1'000'000};
+  std::vector<std::uint32_t> batch_sizes{64, 256, 1024, 4096};
+  std::uint32_t key_size = 4, value_size = 8;
+  int reps = 7;
+  bool walk = true, drain = true, json = false, sparse = true, quick = false;
+};
+
+std::vector<std::uint32_t> parse_list(const char* text) {
+  std::vector<std::uint32_t> out;
+  for (const char* p = text; *p;) {
+    char* end = nullptr;
+    out.push_back(static_cast<std::uint32_t>(std::strtoul(p, &end, 10)));
+    p = *end == ',' ? end + 1 : end;
+    if (end == p && *p) break;
+  }
+  return out;
+}
+
+map_type parse_type(std::string_view name) {
+  for (std::uint32_t t = 0; t < 40; ++t)
+    if (map_type_name(static_cast<map_type>(t)) == name) return static_cast<map_type>(t);
+  std::fprintf(stderr, "bpfbatch-bench: unknown map type '%.*s'\n", static_cast<int>(name.size()), name.data());
+  std::exit(2);
+}
+
+bool is_array(map_type t) { return t == map_type::array || t == map_type::percpu_array; }
+
+map create_map(const config& c, map_type type, std::uint32_t entries, std::uint32_t max_entries, std::uint32_t flags) {
+  map_spec spec;
+  spec.type = type;
+  spec.key_size = c.key_size;
+  spec.value_size = c.value_size;
+  spec.max_entries = max_entries;
+  spec.map_flags = flags;
+  spec.name = "bench";
+  auto m = map::create(spec);
+  if (!m) {
+    std::fprintf(stderr, "bpfbatch-bench: creating a %s map of %u: %s\n", map_type_name(type).data(), entries,
+                 m.error().message().c_str());
+    std::exit(1);
+  }
+  return std::move(*m);
+}
+
+// Fills keys 0..entries-1 (little-endian index in the first bytes).
+void fill(const map& m, std::uint32_t entries) {
+  const map_info& info = m.info();
+  std::vector<std::byte> keys(std::size_t{entries} * info.key_size);
+  std::vector<std::byte> values(std::size_t{entries} * info.value_bytes(), std::byte{1});
+  for (std::uint32_t i = 0; i < entries; ++i) std::memcpy(keys.data() + std::size_t{i} * info.key_size, &i, std::min<std::size_t>(4, info.key_size));
+  auto w = update_batch(m, keys, values);
+  if (!w || w.applied != entries) {
+    std::fprintf(stderr, "bpfbatch-bench: filling: %s after %zu\n", w.error.message().c_str(), w.applied);
+    std::exit(1);
+  }
+}
+
+std::uint64_t library_pass(const map& m, batch_options options, batch_buffers* buffers, bool drain,
+                           std::uint64_t& syscalls) {
+  iteration_stats stats;
+  options.stats = &stats;
+  std::uint64_t elements = 0;
+  {
+    auto gen = buffers != nullptr ? (drain ? lookup_and_delete_batches(m, *buffers, options) : lookup_batches(m, *buffers, options))
+                                  : (drain ? lookup_and_delete_batches(m, options) : lookup_batches(m, options));
+    for (const batch& b : gen) elements += b.size();
+    if (gen.error()) {
+      std::fprintf(stderr, "bpfbatch-bench: %s\n", describe_error(m.info(), gen.failed_command(), gen.error()).c_str());
+      std::exit(1);
+    }
+  }
+  syscalls += stats.syscalls;
+  return elements;
+}
+
+struct result_row {
+  std::string method;
+  double elements_per_second, ratio, syscalls_per_element, user_ms, system_ms, allocations_per_iteration,
+      allocations_per_batch_call;
+};
+
+void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_json) {
+  const std::uint32_t max_entries = type == map_type::lru_hash ? entries + entries / 4 + 256 : entries;
+  map m = create_map(c, type, entries, max_entries, 0);
+  fill(m, entries);
+  const map_info& info = m.info();
+
+  raw_buffers raw;
+  std::uint32_t largest = std::max(entries, *std::max_element(c.batch_sizes.begin(), c.batch_sizes.end()));
+  raw.keys.resize(std::size_t{largest} * info.key_size);
+  raw.values.resize(std::size_t{largest} * info.value_bytes());
+  batch_buffers reused;
+
+  std::vector<method> methods;
+  auto add = [&](std::string name, bool is_raw, bool is_raw_drain, bool is_drain, auto body) {
+    methods.push_back({std::move(name), is_raw, is_raw_drain, is_drain, body, {}});
+  };
+  std::vector<std::uint32_t> sizes = c.batch_sizes;
+  for (std::uint32_t bs : sizes)
+    add("raw " + std::to_string(bs), true, false, false,
+        [&, bs](std::uint64_t& sc) { return raw_batch_loop(m.fd(), BPF_MAP_LOOKUP_BATCH, bs, raw, sc); });
+  add("raw whole map", true, false, false,
+      [&](std::uint64_t& sc) { return raw_batch_loop(m.fd(), BPF_MAP_LOOKUP_BATCH, entries, raw, sc); });
+  add("lookup_batches default", false, false, false,
+      [&](std::uint64_t& sc) { return library_pass(m, {}, nullptr, false, sc); });
+  add("lookup_batches reused buffers", false, false, false,
+      [&](std::uint64_t& sc) { return library_pass(m, {}, &reused, false, sc); });
+  for (std::uint32_t bs : sizes)
+    add("lookup_batches " + std::to_string(bs), false, false, false,
+        [&, bs](std::uint64_t& sc) { return library_pass(m, {.batch_size = bs}, nullptr, false, sc); });
+#if defined(BPFBATCH_BENCH_LIBBPF)
+  for (std::uint32_t bs : sizes)
+    add("libbpf " + std::to_string(bs), false, false, false,
+        [&, bs](std::uint64_t& sc) { return libbpf_loop(m.fd(), bs, raw, sc); });
+#endif
+  if (c.walk)
+    add("key walk", false, false, false,
+        [&](std::uint64_t& sc) { return library_pass(m, {.method = iteration::key_walk}, nullptr, false, sc); });
+  const bool can_drain = c.drain && !is_array(type);
+  if (can_drain) {
+    add("raw drain 4096", false, true, true,
+        [&](std::uint64_t& sc) { return raw_batch_loop(m.fd(), BPF_MAP_LOOKUP_AND_DELETE_BATCH, 4096, raw, sc); });
+    add("lookup_and_delete_batches default", false, false, true,
+        [&](std::uint64_t& sc) { return library_pass(m, {}, nullptr, true, sc); });
+  }
+
+  // Warm-up, then repetitions in a rotating order.
+  auto run_once = [&](method& me, bool keep) {
+    sample s = measure(me.body);
+    if (s.elements != entries) {
+      std::fprintf(stderr, "bpfbatch-bench: %s read %llu of %u elements\n", me.name.c_str(),
+                   static_cast<unsigned long long>(s.elements), entries);
+      std::exit(1);
+    }
+    if (me.drain) fill(m, entries);
+    if (keep) me.samples.push_back(s);
+  };
+  for (auto& me : methods) run_once(me, false);
+  for (int rep = 0; rep < c.reps; ++rep)
+    for (std::size_t k = 0; k < methods.size(); ++k) run_once(methods[(k + static_cast<std::size_t>(rep)) % methods.size()], true);
+
+  auto rate = [&](const method& me) {
+    std::vector<double> v;
+    for (const auto& s : me.samples) v.push_back(static_cast<double>(s.elements) / s.seconds);
+    return median(v);
+  };
+  double best_raw = 0, raw_drain = 0;
+  for (const auto& me : methods) {
+    if (me.raw) best_raw = std::max(best_raw, rate(me));
+    if (me.raw_drain) raw_drain = rate(me);
+  }
+
+  std::vector<result_row> rows;
+  for (const auto& me : methods) {
+    std::vector<double> sc, user, sys, alloc;
+    for (const auto& s : me.samples) {
+      sc.push_back(static_cast<double>(s.syscalls) / static_cast<double>(s.elements));
+      user.push_back(s.user * 1e3);
+      sys.push_back(s.system * 1e3);
+      alloc.push_back(static_cast<double>(s.allocations));
+    }
+    const double base = me.drain ? raw_drain : best_raw;
+    const double calls = median(sc) * entries;
+    rows.push_back({me.name, rate(me), rate(me) / base, median(sc), median(user), median(sys), median(alloc),
+                    median(alloc) / std::max(calls, 1.0)});
+  }
+
+  const double default_ratio = rows[c.batch_sizes.size() + 1].ratio;
+  double drain_ratio = 0;
+  for (const auto& r : rows)
+    if (r.method == "lookup_and_delete_batches default") drain_ratio = r.ratio;
+
+  if (c.json) {
+    for (const auto& r : rows) {
+      std::printf("%s{\"type\":\"%s\",\"entries\":%u,\"key_size\":%u,\"value_size\":%u,\"possible_cpus\":%u,"
+                  "\"reps\":%d,\"method\":\"%s\",\"elements_per_second\":%.0f,\"ratio\":%.4f,"
+                  "\"syscalls_per_element\":%.6f,\"user_ms\":%.3f,\"system_ms\":%.3f,"
+                  "\"allocations_per_iteration\":%.1f}",
+                  first_json ? "" : ",\n", map_type_name(type).data(), entries, c.key_size, c.value_size,
+                  possible_cpus().value_or(0), c.reps, r.method.c_str(), r.elements_per_second, r.ratio,
+                  r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
+      first_json = false;
+    }
+    return;
+  }
+  std::printf("\n%s, %u entries, key %u B, value %u B, %u possible CPU(s); medians of %d interleaved repetitions\n",
+              map_type_name(type).data(), entries, c.key_size, c.value_size, possible_cpus().value_or(0), c.reps);
+  std::printf("  %-34s %10s %7s %11s %9s %9s %12s\n", "method", "M elem/s", "ratio", "calls/elem", "user ms",
+              "sys ms", "allocs/iter");
+  (void)info;
+  for (const auto& r : rows)
+    std::printf("  %-34s %10.2f %7.3f %11.5f %9.2f %9.2f %12.1f\n", r.method.c_str(), r.elements_per_second / 1e6,
+                r.ratio, r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
+  const double target = entries <= 1000 ? 0.95 : 0.97;
+  std::printf("  target: lookup_batches default at %.3f of the best raw batch loop (target %.2f): %s\n", default_ratio,
+              target, default_ratio >= target ? "met" : "NOT met");
+  if (can_drain)
+    std::printf("  target: drain at %.3f of a raw lookup-and-delete loop (target 0.97): %s\n", drain_ratio,
+                drain_ratio >= 0.97 ? "met" : "NOT met");
+}
+
+// A sparse, huge hash map: the kernel scans every bucket, so one poll costs
+// as much as the map is large, not as full (cilium/cilium #45564).
+void run_sparse(const config& c) {
+  constexpr std::uint32_t entries = 1000, max_entries = 4'000'000;
+  map m = create_map(c, map_type::hash, entries, max_entries, BPF_F_NO_PREALLOC);
+  fill(m, entries);
+  std::vector<double> call_ms;
+  std::uint64_t elements = 0;
+  for (int rep = 0; rep < c.reps + 1; ++rep) {
+    std::uint64_t sc = 0;
+    auto start = clock_type::now();
+    elements = library_pass(m, {}, nullptr, false, sc);
+    const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+    if (rep > 0) call_ms.push_back(ms / static_cast<double>(sc));
+  }
+  if (c.json) return;
+  std::printf("\nsparse hash: %u entries in max_entries %u (BPF_F_NO_PREALLOC): %llu read, one batch call at the "
+              "default size takes %.2f ms (median of %d)\n",
+              entries, max_entries, static_cast<unsigned long long>(elements), median(call_ms), c.reps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  config c;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bpfbatch-bench: %s needs a value\n", argv[i]);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--type") {
+      c.types.clear();
+      std::string list = next();
+      for (std::size_t p = 0; p <= list.size();) {
+        std::size_t q = list.find(',', p);
+        if (q == std::string::npos) q = list.size();
+        c.types.push_back(parse_type(std::string_view(list).substr(p, q - p)));
+        p = q + 1;
+      }
+    } else if (a == "--entries") {
+      c.entries = parse_list(next());
+    } else if (a == "--batch-sizes") {
+      c.batch_sizes = parse_list(next());
+    } else if (a == "--reps") {
+      c.reps = std::max(1, std::atoi(next()));
+    } else if (a == "--key-size") {
+      c.key_size = static_cast<std::uint32_t>(std::atoi(next()));
+    } else if (a == "--value-size") {
+      c.value_size = static_cast<std::uint32_t>(std::atoi(next()));
+    } else if (a == "--no-walk") {
+      c.walk = false;
+    } else if (a == "--no-drain") {
+      c.drain = false;
+    } else if (a == "--no-sparse") {
+      c.sparse = false;
+    } else if (a == "--json") {
+      c.json = true;
+    } else if (a == "--quick") {
+      // A smoke run (meson test --benchmark, CI): small maps, few repetitions.
+      c.quick = true;
+      c.entries = {1000, 20'000};
+      c.reps = 3;
+      c.sparse = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: bpfbatch-bench [--type T,...] [--entries N,...] [--reps R] [--batch-sizes B,...]\n"
+                   "                      [--key-size K] [--value-size V] [--no-walk] [--no-drain] [--no-sparse]\n"
+                   "                      [--quick] [--json]\n");
+      return 2;
+    }
+  }
+  if (c.key_size < 4) {
+    std::fprintf(stderr, "bpfbatch-bench: --key-size must be at least 4\n");
+    return 2;
+  }
+  std::uint32_t cpus = possible_cpus().value_or(0);
+  char release[128] = "?";
+  if (FILE* f = std::fopen("/proc/sys/kernel/osrelease", "r")) {
+    if (std::fgets(release, sizeof(release), f)) release[std::strcspn(release, "\n")] = '\0';
+    std::fclose(f);
+  }
+  if (c.json) {
+    std::printf("[");
+  } else {
+    std::printf("bpfbatch-bench: Linux %s, %u possible CPU(s), %ld online%s%s\n", release, cpus,
+                ::sysconf(_SC_NPROCESSORS_ONLN), c.quick ? " (quick smoke run: not a measurement)" : "",
+#if defined(BPFBATCH_BENCH_LIBBPF)
+                ""
+#else
+                "; libbpf not found: no libbpf rows"
+#endif
+    );
+  }
+  bool first_json = true;
+  for (std::uint32_t entries : c.entries)
+    for (map_type type : c.types) run_map(c, type, entries, first_json);
+  if (c.sparse) run_sparse(c);
+  if (c.json) std::printf("]\n");
+  return 0;
+}
