@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -74,6 +76,20 @@ bpfbatch::map create(bpfbatch::map_type type, std::uint32_t key_size, std::uint3
   INFO("creating a ", bpfbatch::map_type_name(type), " map: ", m.error().message());
   REQUIRE(m);
   return std::move(*m);
+}
+
+bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c) {
+  static std::map<std::pair<bpfbatch::map_type, bpfbatch::command>, bool> known;
+  auto found = known.find({type, c});
+  if (found != known.end()) return found->second;
+  const bool lpm = type == bpfbatch::map_type::lpm_trie;
+  bpfbatch::unique_fd inner;
+  if (bpfbatch::is_map_in_map(type)) inner = create(bpfbatch::map_type::array, 4, 4, 1).release();
+  bpfbatch::map m = create(type, lpm ? 8 : 4, bpfbatch::is_map_in_map(type) ? 4 : 8, 4,
+                           lpm ? BPF_F_NO_PREALLOC : 0, inner.get());
+  auto supported = bpfbatch::supports_batch(m, c);
+  REQUIRE(supported);
+  return known[{type, c}] = *supported;
 }
 
 bytes key_bytes(std::uint32_t key_size, std::uint64_t i) {
@@ -311,12 +327,31 @@ int freeze(int fd) {
   return raw_bpf(BPF_MAP_FREEZE, attr) == 0 ? 0 : errno;
 }
 
+bool drop_all_capabilities() {
+  for (int cap = 0; cap <= 63; ++cap)
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return false;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
 // operator new replacement that counts.
 std::atomic<std::uint64_t> allocation_count{0};
 std::uint64_t allocations() { return allocation_count.load(); }
 
 }  // namespace support
 
+// ThreadSanitizer's runtime defines operator new itself; under it the
+// allocation count stays 0 (only the concurrency cases run under TSan).
+#if defined(__SANITIZE_THREAD__)
+#define BPFBATCH_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BPFBATCH_TEST_TSAN 1
+#endif
+#endif
+
+#if !defined(BPFBATCH_TEST_TSAN)
 void* operator new(std::size_t size) {
   support::allocation_count.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size ? size : 1)) return p;
@@ -334,3 +369,4 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif

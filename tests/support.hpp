@@ -41,6 +41,12 @@ std::uint32_t libc_possible_cpus();
 bpfbatch::map create(bpfbatch::map_type type, std::uint32_t key_size, std::uint32_t value_size,
                      std::uint32_t max_entries, std::uint32_t flags = 0, int inner_map_fd = -1);
 
+// Whether this kernel has batch command `c` for maps of `type`, probed once
+// with count = 0 on a small map of that type (per-CPU arrays, LPM tries and
+// maps of maps gained batch lookup after 5.10). Tests expect batches where
+// this says yes and the fallback walk where it says no: they never skip.
+bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c = bpfbatch::command::map_lookup_batch);
+
 // Deterministic test data: key i, and the value of key i on one CPU.
 bytes key_bytes(std::uint32_t key_size, std::uint64_t i);
 bytes value_bytes(std::uint32_t value_size, std::uint64_t i, std::uint32_t cpu);
@@ -81,6 +87,10 @@ bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_en
 
 // BPF_MAP_FREEZE: the map becomes read-only for user space.
 int freeze(int fd);
+
+// Drops every capability for good while staying uid 0 (the bounding set, so
+// that execve cannot restore them, then every capability set).
+bool drop_all_capabilities();
 
 // Counts operator new calls in this test binary.
 std::uint64_t allocations();

@@ -35,19 +35,6 @@ struct run_options {
   bool ignore_sigpipe = false;        // SIGPIPE ignored, so writes fail with EPIPE
 };
 
-// Drops every capability for good, staying uid 0: the bounding set first (so
-// that execve cannot give them back, as it does for root), then the
-// effective, permitted and inheritable sets. Files stay readable through
-// their owner's permissions, so the build directory needs no special mode,
-// unlike a switch to another uid.
-bool drop_all_capabilities() {
-  for (int cap = 0; cap <= 63; ++cap)
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return false;
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  return ::syscall(SYS_capset, &header, data) == 0;
-}
-
 std::string slurp(int fd) {
   std::string text;
   char buffer[65536];
@@ -68,7 +55,7 @@ run_result run_program(const std::string& program, const std::vector<std::string
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     ::signal(SIGPIPE, options.ignore_sigpipe ? SIG_IGN : SIG_DFL);
-    if (options.without_capabilities && !drop_all_capabilities()) ::_exit(120);
+    if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

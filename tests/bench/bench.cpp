@@ -80,7 +80,6 @@ void* raw_allocate(std::size_t size) noexcept {
 }
 }  // namespace
 
-
 void* operator new(std::size_t size) {
   heap_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = raw_allocate(size)) return p;
@@ -91,7 +90,9 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   heap_allocations.fetch_add(1, std::memory_order_relaxed);
   return raw_allocate(size);
 }
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return ::operator new(size, tag); }
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return ::operator new(size, tag);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
@@ -146,8 +147,8 @@ std::uint64_t libbpf_loop(int fd, std::uint32_t batch, raw_buffers& b, std::uint
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   while (true) {
     __u32 count = batch;
-    int r = bpf_map_lookup_batch(fd, first ? nullptr : b.tokens[in], b.tokens[1 - in], b.keys.data(), b.values.data(),
-                                 &count, &opts);
+    int r = bpf_map_lookup_batch(fd, first ? nullptr : b.tokens[in], b.tokens[1 - in], b.keys.data(),
+                                 b.values.data(), &count, &opts);
     ++syscalls;
     int err = r < 0 ? errno : 0;
     total += count;
@@ -170,7 +171,9 @@ struct sample {
   std::uint64_t elements = 0, syscalls = 0, allocations = 0;
 };
 
-double cpu_seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
+double cpu_seconds(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+}
 
 // One pass of `body`, which returns elements and adds its syscalls.
 sample measure(const std::function<std::uint64_t(std::uint64_t&)>& body) {
@@ -196,9 +199,9 @@ double median(std::vector<double> v) {
 
 struct method {
   std::string name;
-  bool raw = false;       // a raw reference loop: the best of these is the ratio's base
-  bool raw_drain = false; // the base for drains
-  bool drain = false;     // destroys the map's contents: refilled before each pass
+  bool raw = false;        // a raw reference loop: the best of these is the ratio's base
+  bool raw_drain = false;  // the base for drains
+  bool drain = false;      // destroys the map's contents: refilled before each pass
   std::function<std::uint64_t(std::uint64_t&)> body;
   std::vector<sample> samples;
 };
@@ -227,13 +230,15 @@ std::vector<std::uint32_t> parse_list(const char* text) {
 map_type parse_type(std::string_view name) {
   for (std::uint32_t t = 0; t < 40; ++t)
     if (map_type_name(static_cast<map_type>(t)) == name) return static_cast<map_type>(t);
-  std::fprintf(stderr, "bpfbatch-bench: unknown map type '%.*s'\n", static_cast<int>(name.size()), name.data());
+  std::fprintf(stderr, "bpfbatch-bench: unknown map type '%.*s'\n", static_cast<int>(name.size()),
+               name.data());
   std::exit(2);
 }
 
 bool is_array(map_type t) { return t == map_type::array || t == map_type::percpu_array; }
 
-map create_map(const config& c, map_type type, std::uint32_t entries, std::uint32_t max_entries, std::uint32_t flags) {
+map create_map(const config& c, map_type type, std::uint32_t entries, std::uint32_t max_entries,
+               std::uint32_t flags) {
   map_spec spec;
   spec.type = type;
   spec.key_size = c.key_size;
@@ -255,7 +260,8 @@ void fill(const map& m, std::uint32_t entries) {
   const map_info& info = m.info();
   std::vector<std::byte> keys(std::size_t{entries} * info.key_size);
   std::vector<std::byte> values(std::size_t{entries} * info.value_bytes(), std::byte{1});
-  for (std::uint32_t i = 0; i < entries; ++i) std::memcpy(keys.data() + std::size_t{i} * info.key_size, &i, std::min<std::size_t>(4, info.key_size));
+  for (std::uint32_t i = 0; i < entries; ++i)
+    std::memcpy(keys.data() + std::size_t{i} * info.key_size, &i, std::min<std::size_t>(4, info.key_size));
   auto w = update_batch(m, keys, values);
   if (!w || w.applied != entries) {
     std::fprintf(stderr, "bpfbatch-bench: filling: %s after %zu\n", w.error.message().c_str(), w.applied);
@@ -269,11 +275,14 @@ std::uint64_t library_pass(const map& m, batch_options options, batch_buffers* b
   options.stats = &stats;
   std::uint64_t elements = 0;
   {
-    auto gen = buffers != nullptr ? (drain ? lookup_and_delete_batches(m, *buffers, options) : lookup_batches(m, *buffers, options))
-                                  : (drain ? lookup_and_delete_batches(m, options) : lookup_batches(m, options));
+    auto gen =
+        buffers != nullptr
+            ? (drain ? lookup_and_delete_batches(m, *buffers, options) : lookup_batches(m, *buffers, options))
+            : (drain ? lookup_and_delete_batches(m, options) : lookup_batches(m, options));
     for (const batch& b : gen) elements += b.size();
     if (gen.error()) {
-      std::fprintf(stderr, "bpfbatch-bench: %s\n", describe_error(m.info(), gen.failed_command(), gen.error()).c_str());
+      std::fprintf(stderr, "bpfbatch-bench: %s\n",
+                   describe_error(m.info(), gen.failed_command(), gen.error()).c_str());
       std::exit(1);
     }
   }
@@ -322,12 +331,14 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
         [&, bs](std::uint64_t& sc) { return libbpf_loop(m.fd(), bs, raw, sc); });
 #endif
   if (c.walk)
-    add("key walk", false, false, false,
-        [&](std::uint64_t& sc) { return library_pass(m, {.method = iteration::key_walk}, nullptr, false, sc); });
+    add("key walk", false, false, false, [&](std::uint64_t& sc) {
+      return library_pass(m, {.method = iteration::key_walk}, nullptr, false, sc);
+    });
   const bool can_drain = c.drain && !is_array(type);
   if (can_drain) {
-    add("raw drain 4096", false, true, true,
-        [&](std::uint64_t& sc) { return raw_batch_loop(m.fd(), BPF_MAP_LOOKUP_AND_DELETE_BATCH, 4096, raw, sc); });
+    add("raw drain 4096", false, true, true, [&](std::uint64_t& sc) {
+      return raw_batch_loop(m.fd(), BPF_MAP_LOOKUP_AND_DELETE_BATCH, 4096, raw, sc);
+    });
     add("lookup_and_delete_batches default", false, false, true,
         [&](std::uint64_t& sc) { return library_pass(m, {}, nullptr, true, sc); });
   }
@@ -345,7 +356,8 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
   };
   for (auto& me : methods) run_once(me, false);
   for (int rep = 0; rep < c.reps; ++rep)
-    for (std::size_t k = 0; k < methods.size(); ++k) run_once(methods[(k + static_cast<std::size_t>(rep)) % methods.size()], true);
+    for (std::size_t k = 0; k < methods.size(); ++k)
+      run_once(methods[(k + static_cast<std::size_t>(rep)) % methods.size()], true);
 
   auto rate = [&](const method& me) {
     std::vector<double> v;
@@ -380,28 +392,31 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
 
   if (c.json) {
     for (const auto& r : rows) {
-      std::printf("%s{\"type\":\"%s\",\"entries\":%u,\"key_size\":%u,\"value_size\":%u,\"possible_cpus\":%u,"
-                  "\"reps\":%d,\"method\":\"%s\",\"elements_per_second\":%.0f,\"ratio\":%.4f,"
-                  "\"syscalls_per_element\":%.6f,\"user_ms\":%.3f,\"system_ms\":%.3f,"
-                  "\"allocations_per_iteration\":%.1f}",
-                  first_json ? "" : ",\n", map_type_name(type).data(), entries, c.key_size, c.value_size,
-                  possible_cpus().value_or(0), c.reps, r.method.c_str(), r.elements_per_second, r.ratio,
-                  r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
+      std::printf(
+          "%s{\"type\":\"%s\",\"entries\":%u,\"key_size\":%u,\"value_size\":%u,\"possible_cpus\":%u,"
+          "\"reps\":%d,\"method\":\"%s\",\"elements_per_second\":%.0f,\"ratio\":%.4f,"
+          "\"syscalls_per_element\":%.6f,\"user_ms\":%.3f,\"system_ms\":%.3f,"
+          "\"allocations_per_iteration\":%.1f}",
+          first_json ? "" : ",\n", map_type_name(type).data(), entries, c.key_size, c.value_size,
+          possible_cpus().value_or(0), c.reps, r.method.c_str(), r.elements_per_second, r.ratio,
+          r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
       first_json = false;
     }
     return;
   }
-  std::printf("\n%s, %u entries, key %u B, value %u B, %u possible CPU(s); medians of %d interleaved repetitions\n",
-              map_type_name(type).data(), entries, c.key_size, c.value_size, possible_cpus().value_or(0), c.reps);
+  std::printf(
+      "\n%s, %u entries, key %u B, value %u B, %u possible CPU(s); medians of %d interleaved repetitions\n",
+      map_type_name(type).data(), entries, c.key_size, c.value_size, possible_cpus().value_or(0), c.reps);
   std::printf("  %-34s %10s %7s %11s %9s %9s %12s\n", "method", "M elem/s", "ratio", "calls/elem", "user ms",
               "sys ms", "allocs/iter");
   (void)info;
   for (const auto& r : rows)
-    std::printf("  %-34s %10.2f %7.3f %11.5f %9.2f %9.2f %12.1f\n", r.method.c_str(), r.elements_per_second / 1e6,
-                r.ratio, r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
+    std::printf("  %-34s %10.2f %7.3f %11.5f %9.2f %9.2f %12.1f\n", r.method.c_str(),
+                r.elements_per_second / 1e6, r.ratio, r.syscalls_per_element, r.user_ms, r.system_ms,
+                r.allocations_per_iteration);
   const double target = entries <= 1000 ? 0.95 : 0.97;
-  std::printf("  target: lookup_batches default at %.3f of the best raw batch loop (target %.2f): %s\n", default_ratio,
-              target, default_ratio >= target ? "met" : "NOT met");
+  std::printf("  target: lookup_batches default at %.3f of the best raw batch loop (target %.2f): %s\n",
+              default_ratio, target, default_ratio >= target ? "met" : "NOT met");
   if (can_drain)
     std::printf("  target: drain at %.3f of a raw lookup-and-delete loop (target 0.97): %s\n", drain_ratio,
                 drain_ratio >= 0.97 ? "met" : "NOT met");
@@ -423,9 +438,10 @@ void run_sparse(const config& c) {
     if (rep > 0) call_ms.push_back(ms / static_cast<double>(sc));
   }
   if (c.json) return;
-  std::printf("\nsparse hash: %u entries in max_entries %u (BPF_F_NO_PREALLOC): %llu read, one batch call at the "
-              "default size takes %.2f ms (median of %d)\n",
-              entries, max_entries, static_cast<unsigned long long>(elements), median(call_ms), c.reps);
+  std::printf(
+      "\nsparse hash: %u entries in max_entries %u (BPF_F_NO_PREALLOC): %llu read, one batch call at the "
+      "default size takes %.2f ms (median of %d)\n",
+      entries, max_entries, static_cast<unsigned long long>(elements), median(call_ms), c.reps);
 }
 
 }  // namespace
@@ -475,10 +491,11 @@ int main(int argc, char** argv) {
       c.reps = 3;
       c.sparse = false;
     } else {
-      std::fprintf(stderr,
-                   "usage: bpfbatch-bench [--type T,...] [--entries N,...] [--reps R] [--batch-sizes B,...]\n"
-                   "                      [--key-size K] [--value-size V] [--no-walk] [--no-drain] [--no-sparse]\n"
-                   "                      [--quick] [--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: bpfbatch-bench [--type T,...] [--entries N,...] [--reps R] [--batch-sizes B,...]\n"
+          "                      [--key-size K] [--value-size V] [--no-walk] [--no-drain] [--no-sparse]\n"
+          "                      [--quick] [--json]\n");
       return 2;
     }
   }

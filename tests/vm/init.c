@@ -1,0 +1,83 @@
+/* /init of the test guest: mount what the test suite needs, run it, report
+ * its exit status on the serial console and to qemu's isa-debug-exit device
+ * (qemu then exits with (status << 1) | 1), then power off.
+ *
+ * Kernel command-line words without a dot arrive here as environment
+ * variables; they are passed on to the tests (BPFBATCH_REQUIRE_KERNEL=1,
+ * BPFBATCH_VM_ARGS=... for doctest arguments separated by semicolons,
+ * BPFBATCH_VM_UID=65534 to run the suite without privileges). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say(const char *text) { (void)!write(1, text, strlen(text)); }
+
+static void finish(int status) {
+  char line[64];
+  snprintf(line, sizeof line, "\nBPFBATCH-VM-RESULT %d\n", status);
+  say(line);
+  sync();
+  if (ioperm(0xf4, 1, 1) == 0) outb((unsigned char)status, 0xf4);
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+int main(void) {
+  mkdir("/dev", 0755);
+  mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  int console = open("/dev/console", O_RDWR);
+  if (console >= 0) {
+    dup2(console, 0);
+    dup2(console, 1);
+    dup2(console, 2);
+  }
+  mkdir("/proc", 0755);
+  mkdir("/sys", 0755);
+  mkdir("/tmp", 01777);
+  mount("proc", "/proc", "proc", 0, NULL);
+  mount("sysfs", "/sys", "sysfs", 0, NULL);
+  mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL);
+  mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+
+  struct utsname u;
+  if (uname(&u) == 0) {
+    char line[160];
+    snprintf(line, sizeof line, "BPFBATCH-VM-KERNEL %s\n", u.release);
+    say(line);
+  }
+
+  char *argv[64];
+  int argc = 0;
+  argv[argc++] = "/bpfbatch-tests";
+  argv[argc++] = "--no-colors";
+  char *extra = getenv("BPFBATCH_VM_ARGS");
+  if (extra != NULL) {
+    extra = strdup(extra);
+    for (char *word = strtok(extra, ";"); word != NULL && argc < 62; word = strtok(NULL, ";")) argv[argc++] = word;
+  }
+  argv[argc] = NULL;
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    const char *uid = getenv("BPFBATCH_VM_UID");
+    if (uid != NULL) {
+      uid_t id = (uid_t)atoi(uid);
+      if (setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) _exit(125);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) finish(126);
+  finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  return 0;
+}
