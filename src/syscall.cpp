@@ -128,24 +128,28 @@ int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept {
   return err;
 }
 
-int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
+namespace {
+
+// LOOKUP_ELEM, UPDATE_ELEM and LOOKUP_AND_DELETE_ELEM share one layout:
+// map_fd, key, value, flags.
+int element_command(int cmd, int fd, const void* key, const void* value, std::uint64_t flags) noexcept {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
   attr.map_fd = static_cast<std::uint32_t>(fd);
   attr.key = pointer(key);
   attr.value = pointer(value);
   attr.flags = flags;
-  return call(BPF_MAP_LOOKUP_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+  return call(cmd, attr, BPFBATCH_ATTR_SIZE(flags));
+}
+
+}  // namespace
+
+int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
+  return element_command(BPF_MAP_LOOKUP_ELEM, fd, key, value, flags);
 }
 
 int map_update_elem(int fd, const void* key, const void* value, std::uint64_t flags) noexcept {
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<std::uint32_t>(fd);
-  attr.key = pointer(key);
-  attr.value = pointer(value);
-  attr.flags = flags;
-  return call(BPF_MAP_UPDATE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+  return element_command(BPF_MAP_UPDATE_ELEM, fd, key, value, flags);
 }
 
 int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept {
@@ -158,15 +162,9 @@ int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept {
 }
 
 int map_lookup_and_delete_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<std::uint32_t>(fd);
-  attr.key = pointer(key);
-  attr.value = pointer(value);
   // flags (BPF_F_LOCK) arrived in 5.14; a zero flags word is accepted by
   // older kernels, whose CHECK_ATTR only demands that it be zero.
-  attr.flags = flags;
-  return call(BPF_MAP_LOOKUP_AND_DELETE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+  return element_command(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags);
 }
 
 int map_get_next_key(int fd, const void* key, void* next_key) noexcept {
