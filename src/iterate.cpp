@@ -42,14 +42,17 @@ bool kernel_wrote(const std::byte* token) noexcept {
 // delete, and an element deleted by someone else in between is not ours
 // (ENOENT).
 int remove_element(int fd, const std::byte* key, std::byte* value, std::uint64_t flags, bool& atomic_remove,
-                   iteration_stats* stats) noexcept {
+                   command& failed, iteration_stats* stats) noexcept {
   if (atomic_remove) {
+    failed = command::map_lookup_and_delete_elem;
     int err = with_retries([&] { return sys::map_lookup_and_delete_elem(fd, key, value, flags); }, stats);
     if (err != errno_not_supported && err != EINVAL) return err;
     atomic_remove = false;
   }
+  failed = command::map_lookup_elem;
   int err = with_retries([&] { return sys::map_lookup_elem(fd, key, value, flags); }, stats);
   if (err != 0) return err;
+  failed = command::map_delete_elem;
   return with_retries([&] { return sys::map_delete_elem(fd, key, 0); }, stats);
 }
 
@@ -247,12 +250,13 @@ batch_generator run(command batch_command, int fd, map_info info, batch_options 
         failure = {make_error(err), command::map_get_next_key};
         break;
       }
-      err = remove_element(fd, key, values + count * value_bytes, options.elem_flags, atomic_remove, &stats);
+      command failed = command::none;
+      err = remove_element(fd, key, values + count * value_bytes, options.elem_flags, atomic_remove, failed,
+                           &stats);
       if (err == 0) {
         ++count;
       } else if (err != ENOENT) {  // ENOENT: someone else removed it first
-        failure = {make_error(err),
-                   atomic_remove ? command::map_lookup_and_delete_elem : command::map_delete_elem};
+        failure = {make_error(err), failed};
         break;
       }
     }

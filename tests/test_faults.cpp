@@ -194,3 +194,26 @@ TEST_CASE("a map cannot be opened when BPF_OBJ_GET_INFO_BY_FD fails, and says wh
   }
   MESSAGE("fault-injection scenarios run: ", faults_tried);
 }
+
+TEST_CASE("a drain walk whose lookup fails names BPF_MAP_LOOKUP_ELEM, and loses nothing") {
+  REQUIRE_KERNEL();
+  map m = filled(map_type::hash, 300);
+  const auto before = support::reference_walk(m.fd());
+  CHECK(support::in_child([&] {
+          expectations e;
+          // LOOKUP_AND_DELETE_ELEM missing (as before 5.14): the walk uses a
+          // lookup and a delete; then every lookup fails.
+          e.check(support::inject_bpf_error({BPF_MAP_LOOKUP_AND_DELETE_ELEM}, errno_not_supported),
+                  "filter 1");
+          e.check(support::inject_bpf_error({BPF_MAP_LOOKUP_ELEM}, ENOMEM), "filter 2");
+          auto gen = lookup_and_delete_batches(m, {.method = iteration::key_walk});
+          auto got = support::collect(gen);
+          e.check(got.empty(), "elements were yielded");
+          e.check(gen.error().value() == ENOMEM, "error() holds " + name_of(gen.error().value()));
+          e.check(gen.failed_command() == command::map_lookup_elem,
+                  "failed_command is " + std::string(command_name(gen.failed_command())));
+          return e.report();
+        }) == "");
+  // Read back here: in the child every lookup fails.
+  CHECK(support::reference_walk(m.fd()) == before);
+}
