@@ -299,8 +299,7 @@ result<bool> supports_batch(const map& m, command c) noexcept {
     default:
       return make_error(EINVAL);
   }
-  std::uint32_t count = 0;
-  int err = sys::map_batch(c, m.fd(), nullptr, nullptr, nullptr, nullptr, count, 0);
+  const int err = detail::probe_batch_command(m.fd(), c);
   if (err == 0) return true;
   if (err == errno_not_supported || err == EINVAL) return false;
   return make_error(err);

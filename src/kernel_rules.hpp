@@ -49,14 +49,21 @@ inline std::uint32_t max_batch_elements(const map_info& info) noexcept {
   return static_cast<std::uint32_t>(limit);
 }
 
-// EINVAL from a batch command means "unknown command" on a kernel before 5.6,
-// but also a real EINVAL (BPF_F_LOCK on a map without a spin lock). A call
-// with count = 0 and no flags tells them apart: it returns 0 before touching
+// A batch command with count = 0 and no flags: it returns 0 before touching
 // anything wherever the command exists (every *_batch handler checks its
-// flags, then returns at once for a zero count).
-inline bool kernel_lacks_batch_command(int fd, command c) noexcept {
+// flags, then returns at once for a zero count), 524 where the map type lacks
+// it, EINVAL on a kernel before 5.6, and EPERM when the descriptor's rights
+// forbid it (bpf_map_do_batch checks them first).
+inline int probe_batch_command(int fd, command c) noexcept {
   std::uint32_t count = 0;
-  return sys::map_batch(c, fd, nullptr, nullptr, nullptr, nullptr, count, 0) == EINVAL;
+  return sys::map_batch(c, fd, nullptr, nullptr, nullptr, nullptr, count, 0);
+}
+
+// EINVAL from a batch command means "unknown command" on a kernel before 5.6,
+// but also a real EINVAL (BPF_F_LOCK on a map without a spin lock); the probe
+// tells them apart.
+inline bool kernel_lacks_batch_command(int fd, command c) noexcept {
+  return probe_batch_command(fd, c) == EINVAL;
 }
 
 // Whether err from a batch command means "no such batch command here": the
