@@ -8,6 +8,7 @@
 //                  [--batch-sizes B[,B...]] [--key-size K] [--value-size V]
 //                  [--no-walk] [--no-drain] [--quick] [--json]
 #include <linux/bpf.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -139,6 +140,43 @@ std::uint64_t raw_batch_loop(int fd, int cmd, std::uint32_t batch, raw_buffers& 
   }
 }
 
+// The floor for an array made with BPF_F_MMAPABLE: map it read-only, write
+// the indexes as keys and copy the values out in batches of `batch`, unmap.
+// No bpf(2) call at all (array_map_mmap maps the values, each in a
+// round_up(value_size, 8) slot).
+std::uint64_t raw_mmap_loop(const map& m, std::uint32_t batch, raw_buffers& b) {
+  const map_info& info = m.info();
+  const std::size_t slot = (info.value_size + 7u) & ~7u;
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = (std::size_t{info.max_entries} * slot + page - 1) / page * page;
+  void* mapped = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, m.fd(), 0);
+  if (mapped == MAP_FAILED) {
+    std::fprintf(stderr, "bpfbatch-bench: mmap: %s\n", std::strerror(errno));
+    std::exit(1);
+  }
+  const auto* base = static_cast<const std::byte*>(mapped);
+  std::uint64_t total = 0;
+  for (std::uint32_t start = 0; start < info.max_entries; start += batch) {
+    const std::uint32_t n = std::min(batch, info.max_entries - start);
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const std::uint32_t index = start + k;
+      std::memcpy(b.keys.data() + std::size_t{k} * 4, &index, 4);
+    }
+    if (slot == info.value_size) {
+      std::memcpy(b.values.data(), base + std::size_t{start} * slot, std::size_t{n} * slot);
+    } else {
+      for (std::uint32_t k = 0; k < n; ++k)
+        std::memcpy(b.values.data() + std::size_t{k} * info.value_size, base + std::size_t{start + k} * slot,
+                    info.value_size);
+    }
+    // Keep the compiler from dropping copies nobody reads.
+    asm volatile("" : : "r"(b.values.data()), "r"(b.keys.data()) : "memory");
+    total += n;
+  }
+  ::munmap(mapped, length);
+  return total;
+}
+
 #if defined(BPFBATCH_BENCH_LIBBPF)
 std::uint64_t libbpf_loop(int fd, std::uint32_t batch, raw_buffers& b, std::uint64_t& syscalls) {
   std::uint64_t total = 0;
@@ -206,9 +244,17 @@ struct method {
   std::vector<sample> samples;
 };
 
+// A map to measure: a type, and whether it is an array made with
+// BPF_F_MMAPABLE ("mmapable_array" on the command line).
+struct map_kind {
+  map_type type;
+  bool mmapable = false;
+  std::string name() const { return mmapable ? "mmapable_array" : std::string(map_type_name(type)); }
+};
+
 struct config {
-  std::vector<map_type> types{map_type::hash, map_type::percpu_hash, map_type::lru_hash, map_type::array,
-                              map_type::percpu_array};
+  std::vector<map_kind> types{{map_type::hash},         {map_type::percpu_hash},  {map_type::lru_hash},
+                              {map_type::array},        {map_type::array, true}, {map_type::percpu_array}};
   std::vector<std::uint32_t> entries{1'000, 100'000, 1'000'000};
   std::vector<std::uint32_t> batch_sizes{64, 256, 1024, 4096};
   std::uint32_t key_size = 4, value_size = 8;
@@ -227,9 +273,10 @@ std::vector<std::uint32_t> parse_list(const char* text) {
   return out;
 }
 
-map_type parse_type(std::string_view name) {
+map_kind parse_type(std::string_view name) {
+  if (name == "mmapable_array") return {map_type::array, true};
   for (std::uint32_t t = 0; t < 40; ++t)
-    if (map_type_name(static_cast<map_type>(t)) == name) return static_cast<map_type>(t);
+    if (map_type_name(static_cast<map_type>(t)) == name) return {static_cast<map_type>(t)};
   std::fprintf(stderr, "bpfbatch-bench: unknown map type '%.*s'\n", static_cast<int>(name.size()),
                name.data());
   std::exit(2);
@@ -296,9 +343,10 @@ struct result_row {
       allocations_per_batch_call;
 };
 
-void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_json) {
+void run_map(const config& c, map_kind kind, std::uint32_t entries, bool& first_json) {
+  const map_type type = kind.type;
   const std::uint32_t max_entries = type == map_type::lru_hash ? entries + entries / 4 + 256 : entries;
-  map m = create_map(c, type, entries, max_entries, 0);
+  map m = create_map(c, type, entries, max_entries, kind.mmapable ? BPF_F_MMAPABLE : 0);
   fill(m, entries);
   const map_info& info = m.info();
 
@@ -322,6 +370,13 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
       [&](std::uint64_t& sc) { return library_pass(m, {}, nullptr, false, sc); });
   add("lookup_batches reused buffers", false, false, false,
       [&](std::uint64_t& sc) { return library_pass(m, {}, &reused, false, sc); });
+  if (kind.mmapable) {
+    add("raw mmap copy 4096", false, false, false,
+        [&](std::uint64_t&) { return raw_mmap_loop(m, 4096, raw); });
+    add("lookup_batches iteration::batch", false, false, false, [&](std::uint64_t& sc) {
+      return library_pass(m, {.method = iteration::batch}, nullptr, false, sc);
+    });
+  }
   for (std::uint32_t bs : sizes)
     add("lookup_batches " + std::to_string(bs), false, false, false,
         [&, bs](std::uint64_t& sc) { return library_pass(m, {.batch_size = bs}, nullptr, false, sc); });
@@ -397,7 +452,7 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
           "\"reps\":%d,\"method\":\"%s\",\"elements_per_second\":%.0f,\"ratio\":%.4f,"
           "\"syscalls_per_element\":%.6f,\"user_ms\":%.3f,\"system_ms\":%.3f,"
           "\"allocations_per_iteration\":%.1f}",
-          first_json ? "" : ",\n", map_type_name(type).data(), entries, c.key_size, c.value_size,
+          first_json ? "" : ",\n", kind.name().c_str(), entries, c.key_size, c.value_size,
           possible_cpus().value_or(0), c.reps, r.method.c_str(), r.elements_per_second, r.ratio,
           r.syscalls_per_element, r.user_ms, r.system_ms, r.allocations_per_iteration);
       first_json = false;
@@ -406,7 +461,7 @@ void run_map(const config& c, map_type type, std::uint32_t entries, bool& first_
   }
   std::printf(
       "\n%s, %u entries, key %u B, value %u B, %u possible CPU(s); medians of %d interleaved repetitions\n",
-      map_type_name(type).data(), entries, c.key_size, c.value_size, possible_cpus().value_or(0), c.reps);
+      kind.name().c_str(), entries, c.key_size, c.value_size, possible_cpus().value_or(0), c.reps);
   std::printf("  %-34s %10s %7s %11s %9s %9s %12s\n", "method", "M elem/s", "ratio", "calls/elem", "user ms",
               "sys ms", "allocs/iter");
   (void)info;
@@ -523,7 +578,7 @@ int main(int argc, char** argv) {
   }
   bool first_json = true;
   for (std::uint32_t entries : c.entries)
-    for (map_type type : c.types) run_map(c, type, entries, first_json);
+    for (const map_kind& kind : c.types) run_map(c, kind, entries, first_json);
   if (c.sparse) run_sparse(c);
   if (c.json) std::printf("]\n");
   return 0;
