@@ -7,6 +7,7 @@
 #include <bpfbatch/error.hpp>
 #include <bpfbatch/lookup.hpp>
 
+#include "array_mapping.hpp"
 #include "kernel_rules.hpp"
 #include "syscall.hpp"
 
@@ -81,6 +82,30 @@ batch_generator run(command batch_command, int fd, map_info info, batch_options 
   const std::size_t key_size = info.key_size;
   const std::size_t value_bytes = info.value_bytes();
   const std::size_t token_size = buffers.token().size() / 2;
+
+  // An array made with BPF_F_MMAPABLE: its values are read from a read-only
+  // mapping, in batches of the same size, with no bpf(2) call. Only plain
+  // lookups (BPF_F_LOCK needs a spin lock, which bpf_map_mmap refuses).
+  // Where mmap refuses, the batch commands below give the kernel's answer
+  // (a write-only descriptor: EPERM).
+  if (options.method == iteration::automatic && options.elem_flags == 0 &&
+      detail::array_mapping::possible(info)) {
+    const auto mapping = detail::array_mapping::open(fd, info);
+    if (mapping) {
+      stats.memory_mapped = true;
+      std::uint32_t first = 0;
+      while (first < info.max_entries) {
+        const std::uint32_t count = std::min(capacity, info.max_entries - first);
+        mapping.copy(first, count, buffers.keys().data(), buffers.values().data());
+        first += count;
+        ++stats.batches;
+        stats.elements += count;
+        const batch current(info, buffers.keys(), buffers.values(), count);
+        co_yield current;
+      }
+      co_return stop_reason{};
+    }
+  }
 
   if (options.method != iteration::key_walk) {
     // Two token buffers, swapped after each call that wrote one: in_batch is

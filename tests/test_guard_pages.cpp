@@ -55,6 +55,8 @@ TEST_CASE("every batch command on every map type stays within buffers that end a
                        map_type::array, map_type::percpu_array})
       cases.push_back({{t, 4, 0}, value_size});
     cases.push_back({{map_type::lpm_trie, 8, BPF_F_NO_PREALLOC}, value_size});
+    // Read through mmap: the library's own copy must stay in bounds too.
+    cases.push_back({{map_type::array, 4, BPF_F_MMAPABLE}, value_size});
   }
   cases.push_back({{map_type::hash_of_maps, 4, 0}, 4});
   cases.push_back({{map_type::array_of_maps, 4, 0}, 4});
@@ -64,7 +66,8 @@ TEST_CASE("every batch command on every map type stays within buffers that end a
       const kind& k = one_case.first;  // not a structured binding: clang 14 cannot capture those
       const std::uint32_t value_size = one_case.second;
       const std::string side = where == guarded_buffer::guard::after ? "guard after" : "guard before";
-      INFO(map_type_name(k.type), " value_size ", value_size, ", ", side);
+      INFO(map_type_name(k.type), (k.flags & BPF_F_MMAPABLE) ? " (mmapable)" : "", " value_size ", value_size,
+           ", ", side);
       // Room to spare for LRU maps (no eviction while filling) and LPM tries:
       // before the fix for in-place updates of a full trie (late 2024, not in
       // 5.10), trie_update_elem() answered ENOSPC to any update of a full
@@ -83,10 +86,12 @@ TEST_CASE("every batch command on every map type stays within buffers that end a
         guarded_set set(info, batch_elements, where);
         REQUIRE(set.keys.ok());
         auto buffers = batch_buffers::borrow(set.keys.span(), set.values.span(), set.token.span());
-        auto gen = lookup_batches(m, buffers, {.method = iteration::automatic});
+        iteration_stats stats;
+        auto gen = lookup_batches(m, buffers, {.method = iteration::automatic, .stats = &stats});
         auto got = support::collect(gen);
         CHECK_FALSE(gen.error());
         CHECK(got == before);
+        CHECK(stats.memory_mapped == ((k.flags & BPF_F_MMAPABLE) != 0));
         ++combinations;
       }
 

@@ -20,7 +20,9 @@ namespace bpfbatch {
 enum class iteration {
   // Batch commands; where the kernel (before 5.6: EINVAL) or the map type
   // (errno 524) has none, a GET_NEXT_KEY + LOOKUP_ELEM walk that yields the
-  // same batches.
+  // same batches. An array made with BPF_F_MMAPABLE is read through a
+  // read-only mmap of its values instead, with no bpf(2) call per batch
+  // (25 to 100 times faster, see tests/bench), yielding the same batches.
   automatic,
   // Batch commands only: no support is an error.
   batch,
@@ -38,6 +40,7 @@ struct iteration_stats {
   std::uint64_t no_space_retries = 0;  // ENOSPC: batch grown and call retried
   std::uint64_t busy_retries = 0;      // EINTR / EBUSY: call retried
   bool walked = false;                 // the GET_NEXT_KEY walk was used
+  bool memory_mapped = false;          // a BPF_F_MMAPABLE array was read through mmap
 };
 
 struct batch_options {

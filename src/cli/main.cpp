@@ -62,7 +62,8 @@ Options:
                          "values": [{"cpu": N, "value": [...]}, ...]
       --batch-size N     elements per kernel call (default: chosen from the
                          map's sizes)
-      --method M         auto (batches, else a walk), batch, or walk
+      --method M         auto (batches, else a walk; a BPF_F_MMAPABLE array
+                         is read through mmap), batch, or walk
       --sum              add up each element's per-CPU values as little-endian
                          unsigned u64 words (u32 when the size is not a
                          multiple of 8)
