@@ -401,13 +401,27 @@ TEST_CASE("usage errors exit with status 2 and a hint") {
                                                                 {"dump", "--bogus"},
                                                                 {"dump", "id", "x"},
                                                                 {"dump", "id", "1", "--batch-size", "0"},
-                                                                {"dump", "id", "1", "--method", "fast"}}) {
+                                                                {"dump", "id", "1", "--method", "fast"},
+                                                                {"dump", "name", "a_name_of_16_chr"},
+                                                                {"dump", "id", "1", "--sum", "--count"},
+                                                                {"info", "id", "1", "--sum"},
+                                                                {"info", "id", "1", "--entries", "5"},
+                                                                {"list", "id", "1"},
+                                                                {"demo", "--json"},
+                                                                {"help", "pinned", "/x"},
+                                                                {"", "dump", "id", "1"}}) {
     auto r = cli(args);
     INFO("args: ", args.size() ? args[0] : "(none)", " ...: ", r.err);
     CHECK(r.status == 2);
     CHECK(r.err.find("Try 'bpfbatch --help'.") != std::string::npos);
     CHECK(r.out.empty());
   }
+}
+
+TEST_CASE("a usage error is one line even when an argument holds a newline") {
+  auto r = cli({"dump", "id", "1", "--bad\noption"});
+  CHECK(r.status == 2);
+  CHECK(r.err == "bpfbatch: unknown option '--bad\\x0aoption'\nTry 'bpfbatch --help'.\n");
 }
 
 TEST_CASE("--help works for the tool and every command, and --version prints the version") {

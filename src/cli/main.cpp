@@ -17,6 +17,7 @@
 
 #include <bpfbatch/bpfbatch.hpp>
 
+#include "arguments.hpp"
 #include "output.hpp"
 
 #ifndef BPFBATCH_VERSION
@@ -26,6 +27,7 @@
 namespace {
 
 using namespace bpfbatch;
+using cli::arguments;
 using cli::output;
 
 constexpr int exit_failure = 1;
@@ -89,20 +91,6 @@ needed), fill each with N entries (default 100000), print a sample, and time
 a full batched read against a GET_NEXT_KEY walk of the same map.
 )";
 
-struct options {
-  std::string_view command;
-  std::string_view selector_kind;  // "id", "pinned" or "name"
-  std::string_view selector_value;
-  bool json = false;
-  bool quiet = false;
-  bool sum = false;
-  bool count = false;
-  bool help = false;
-  std::uint32_t batch_size = 0;
-  iteration method = iteration::automatic;
-  std::uint32_t entries = 100'000;
-};
-
 void print_error(std::string_view text) {
   output err(2);
   err.put("bpfbatch: ").put(text).put('\n');
@@ -148,7 +136,7 @@ std::string explain(std::error_code error, const map_info* info, std::string_vie
   return lowercase_first(error.message());
 }
 
-[[noreturn]] void fail(const options& o, std::error_code error, const map_info* info = nullptr,
+[[noreturn]] void fail(const arguments& o, std::error_code error, const map_info* info = nullptr,
                        command failed = command::none) {
   std::string text;
   if (!o.selector_kind.empty()) {
@@ -166,78 +154,11 @@ std::string explain(std::error_code error, const map_info* info, std::string_vie
   std::exit(exit_failure);
 }
 
-std::optional<std::uint32_t> parse_u32(std::string_view text) {
-  std::uint32_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
-options parse(int argc, char** argv) {
-  options o;
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    auto value = [&](std::string_view name) -> std::string_view {
-      if (i + 1 >= args.size()) usage_error(std::string(name) + " needs a value");
-      return args[++i];
-    };
-    if (arg == "-h" || arg == "--help") {
-      o.help = true;
-    } else if (arg == "-V" || arg == "--version") {
-      output out(1);
-      out.put("bpfbatch ").put(BPFBATCH_VERSION).put('\n');
-      out.flush();
-      std::exit(0);
-    } else if (arg == "-j" || arg == "--json") {
-      o.json = true;
-    } else if (arg == "-q" || arg == "--quiet") {
-      o.quiet = true;
-    } else if (arg == "--sum") {
-      o.sum = true;
-    } else if (arg == "--count") {
-      o.count = true;
-    } else if (arg == "--batch-size") {
-      auto n = parse_u32(value(arg));
-      if (!n || *n == 0) usage_error("--batch-size takes a number from 1 to 4294967295");
-      o.batch_size = *n;
-    } else if (arg == "--entries") {
-      auto n = parse_u32(value(arg));
-      if (!n || *n == 0 || *n > 10'000'000) usage_error("--entries takes a number from 1 to 10000000");
-      o.entries = *n;
-    } else if (arg == "--method") {
-      std::string_view m = value(arg);
-      if (m == "auto") {
-        o.method = iteration::automatic;
-      } else if (m == "batch") {
-        o.method = iteration::batch;
-      } else if (m == "walk") {
-        o.method = iteration::key_walk;
-      } else {
-        usage_error("--method takes auto, batch or walk");
-      }
-    } else if (!arg.empty() && arg[0] == '-') {
-      usage_error("unknown option '" + std::string(arg) + "'");
-    } else if (o.command.empty()) {
-      o.command = arg;
-    } else if (o.selector_kind.empty() && (arg == "id" || arg == "pinned" || arg == "name")) {
-      o.selector_kind = arg;
-      o.selector_value = value(arg);
-    } else {
-      usage_error("unexpected argument '" + std::string(arg) + "'");
-    }
-  }
-  return o;
-}
-
-// Opens the map the selector names; on failure prints why and exits.
-map open_selected(const options& o) {
-  if (o.selector_kind.empty())
-    usage_error(std::string(o.command) + " needs a map: id N, pinned PATH or name NAME");
+// Opens the map the selector names (parse_arguments made sure there is
+// one); on failure prints why and exits.
+map open_selected(const arguments& o) {
   if (o.selector_kind == "id") {
-    auto id = parse_u32(o.selector_value);
-    if (!id) usage_error("id takes a number");
-    auto m = map::open_id(*id);
+    auto m = map::open_id(o.id);
     if (!m) fail(o, m.error());
     return std::move(*m);
   }
@@ -377,7 +298,7 @@ void print_entry_plain(output& out, const map_info& info, const batch& b, std::s
   }
 }
 
-int run_dump(const options& o, bool drain) {
+int run_dump(const arguments& o, bool drain) {
   map m = open_selected(o);
   const map_info& info = m.info();
   std::size_t sum_word = 0;
@@ -457,7 +378,7 @@ void print_map_plain(output& out, const map_info& info) {
   out.put("B  max_entries ").number(std::uint64_t{info.max_entries}).put('\n');
 }
 
-int run_info(const options& o) {
+int run_info(const arguments& o) {
   map m = open_selected(o);
   const map_info& info = m.info();
   struct probe {
@@ -495,8 +416,8 @@ int run_info(const options& o) {
   return 0;
 }
 
-int run_list(const options& o) {
-  options list_options = o;
+int run_list(const arguments& o) {
+  arguments list_options = o;
   list_options.selector_kind = "list";
   output out(1);
   if (o.json) out.put('[');
@@ -524,7 +445,7 @@ int run_list(const options& o) {
   return 0;
 }
 
-double median_read_seconds(const map& m, iteration method, int repetitions, const options& o) {
+double median_read_seconds(const map& m, iteration method, int repetitions, const arguments& o) {
   batch_buffers buffers;
   std::vector<double> times;
   for (int i = 0; i < repetitions; ++i) {
@@ -538,7 +459,7 @@ double median_read_seconds(const map& m, iteration method, int repetitions, cons
   return times[times.size() / 2];
 }
 
-void demo_one(const options& o, map_type type, std::string_view name) {
+void demo_one(const arguments& o, map_type type, std::string_view name) {
   output out(1);
   map_spec spec;
   spec.type = type;
@@ -546,7 +467,7 @@ void demo_one(const options& o, map_type type, std::string_view name) {
   spec.value_size = sizeof(std::uint64_t);
   spec.max_entries = o.entries;
   spec.name = name;
-  options demo_options = o;
+  arguments demo_options = o;
   demo_options.selector_kind = "demo";
   demo_options.selector_value = name;
   auto created = map::create(spec);
@@ -604,7 +525,7 @@ void demo_one(const options& o, map_type type, std::string_view name) {
   out.put(line);
 }
 
-int run_demo(const options& o) {
+int run_demo(const arguments& o) {
   demo_one(o, map_type::hash, "demo_hash");
   demo_one(o, map_type::percpu_hash, "demo_percpu");
   return 0;
@@ -613,21 +534,24 @@ int run_demo(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  options o = parse(argc, argv);
-  auto help = [](std::string_view text) {
+  const std::vector<std::string_view> words(argv + 1, argv + argc);
+  const cli::parsed_arguments parsed = cli::parse_arguments(words);
+  if (!parsed.usage_error.empty()) usage_error(parsed.usage_error);
+  const arguments& o = parsed.args;
+  auto print = [](std::string_view text) {
     output out(1);
     out.put(text);
     return 0;
   };
-  if (o.command.empty()) {
-    if (o.help) return help(main_help);
-    usage_error("a command is needed: dump, drain, info, list or demo");
+  if (o.version) {
+    output out(1);
+    out.put("bpfbatch ").put(BPFBATCH_VERSION).put('\n');
+    return 0;
   }
   if (o.command == "dump" || o.command == "drain")
-    return o.help ? help(dump_help) : run_dump(o, o.command == "drain");
-  if (o.command == "info") return o.help ? help(info_help) : run_info(o);
-  if (o.command == "list") return o.help ? help(list_help) : run_list(o);
-  if (o.command == "demo") return o.help ? help(demo_help) : run_demo(o);
-  if (o.command == "help") return help(main_help);
-  usage_error("unknown command '" + std::string(o.command) + "'");
+    return o.help ? print(dump_help) : run_dump(o, o.command == "drain");
+  if (o.command == "info") return o.help ? print(info_help) : run_info(o);
+  if (o.command == "list") return o.help ? print(list_help) : run_list(o);
+  if (o.command == "demo") return o.help ? print(demo_help) : run_demo(o);
+  return print(main_help);  // --help alone, or the help command
 }

@@ -1,0 +1,167 @@
+#include "arguments.hpp"
+
+#include <charconv>
+
+namespace bpfbatch::cli {
+
+namespace {
+
+// Options that only some commands use; given to another, they are an error
+// rather than silently ignored.
+enum given_option : unsigned {
+  given_batch_size = 1u << 0,
+  given_method = 1u << 1,
+  given_sum = 1u << 2,
+  given_count = 1u << 3,
+  given_entries = 1u << 4,
+  given_json = 1u << 5,
+};
+
+bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
+bool takes_map(std::string_view command) { return is_dump(command) || command == "info"; }
+bool is_command(std::string_view command) {
+  return takes_map(command) || command == "list" || command == "demo" || command == "help";
+}
+
+// BPF_OBJ_NAME_LEN is 16 bytes with the terminating NUL.
+constexpr std::size_t max_map_name = 15;
+
+// A word from the command line, quoted for a one-line message: control
+// characters (a newline in an argument) are written as \xHH.
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// Why the options given do not fit the command, or empty.
+std::string misplaced_option(std::string_view command, unsigned given) {
+  if (!is_dump(command)) {
+    if (given & given_batch_size) return "--batch-size applies to dump and drain";
+    if (given & given_method) return "--method applies to dump and drain";
+    if (given & given_sum) return "--sum applies to dump and drain";
+    if (given & given_count) return "--count applies to dump and drain";
+  }
+  if (command != "demo" && (given & given_entries)) return "--entries applies to demo";
+  if (command == "demo" && (given & given_json)) return "--json applies to dump, drain, info and list";
+  if ((given & given_sum) && (given & given_count)) return "--sum and --count cannot be used together";
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept {
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+parsed_arguments parse_arguments(std::span<const std::string_view> words) {
+  parsed_arguments parsed;
+  arguments& a = parsed.args;
+  auto fail = [&](std::string text) {
+    parsed.usage_error = std::move(text);
+    return parsed;
+  };
+  unsigned given = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string_view word = words[i];
+    const bool has_value = i + 1 < words.size();
+    if (word == "-h" || word == "--help") {
+      a.help = true;
+    } else if (word == "-V" || word == "--version") {
+      a.version = true;
+      return parsed;
+    } else if (word == "-j" || word == "--json") {
+      a.json = true;
+      given |= given_json;
+    } else if (word == "-q" || word == "--quiet") {
+      a.quiet = true;
+    } else if (word == "--sum") {
+      a.sum = true;
+      given |= given_sum;
+    } else if (word == "--count") {
+      a.count = true;
+      given |= given_count;
+    } else if (word == "--batch-size") {
+      if (!has_value) return fail("--batch-size needs a value");
+      auto n = parse_u32(words[++i]);
+      if (!n || *n == 0) return fail("--batch-size takes a number from 1 to 4294967295");
+      a.batch_size = *n;
+      given |= given_batch_size;
+    } else if (word == "--entries") {
+      if (!has_value) return fail("--entries needs a value");
+      auto n = parse_u32(words[++i]);
+      if (!n || *n == 0 || *n > max_demo_entries)
+        return fail("--entries takes a number from 1 to " + std::to_string(max_demo_entries));
+      a.entries = *n;
+      given |= given_entries;
+    } else if (word == "--method") {
+      if (!has_value) return fail("--method needs a value");
+      const std::string_view m = words[++i];
+      if (m == "auto") {
+        a.method = iteration::automatic;
+      } else if (m == "batch") {
+        a.method = iteration::batch;
+      } else if (m == "walk") {
+        a.method = iteration::key_walk;
+      } else {
+        return fail("--method takes auto, batch or walk");
+      }
+      given |= given_method;
+    } else if (!word.empty() && word[0] == '-') {
+      return fail("unknown option " + quoted(word));
+    } else if (a.command.empty()) {
+      if (word.empty()) return fail("unknown command ''");
+      a.command = word;
+    } else if (a.selector_kind.empty() && (word == "id" || word == "pinned" || word == "name")) {
+      if (!has_value) return fail(std::string(word) + " needs a value");
+      a.selector_kind = word;
+      a.selector_value = words[++i];
+    } else {
+      return fail("unexpected argument " + quoted(word));
+    }
+  }
+
+  if (a.command.empty()) {
+    if (a.help) return parsed;
+    return fail("a command is needed: dump, drain, info, list or demo");
+  }
+  if (!is_command(a.command)) return fail("unknown command " + quoted(a.command));
+  if (a.command == "help") {
+    if (!a.selector_kind.empty()) return fail("help takes no map");
+    a.help = true;
+  }
+  if (a.help) return parsed;
+
+  if (takes_map(a.command)) {
+    if (a.selector_kind.empty())
+      return fail(std::string(a.command) + " needs a map: id N, pinned PATH or name NAME");
+    if (a.selector_kind == "id") {
+      auto id = parse_u32(a.selector_value);
+      if (!id) return fail("id takes a number");
+      a.id = *id;
+    } else if (a.selector_kind == "pinned") {
+      if (a.selector_value.empty()) return fail("pinned takes a path");
+    } else if (a.selector_value.empty() || a.selector_value.size() > max_map_name) {
+      return fail("name takes a map name of 1 to 15 characters");
+    }
+  } else if (!a.selector_kind.empty()) {
+    return fail(std::string(a.command) + " takes no map");
+  }
+  if (auto why = misplaced_option(a.command, given); !why.empty()) return fail(why);
+  return parsed;
+}
+
+}  // namespace bpfbatch::cli

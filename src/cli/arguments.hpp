@@ -1,0 +1,49 @@
+// The tool's command line: what it asks for, or the one-line reason why it
+// cannot be understood (a usage error: exit status 2). Parsing touches no
+// map and calls nothing but the parser, so that it can be fuzzed alone.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <bpfbatch/batch.hpp>
+
+namespace bpfbatch::cli {
+
+// Each field is a view into the argument strings, which must outlive it.
+struct arguments {
+  std::string_view command;         // dump, drain, info, list, demo or help; empty with --help alone
+  std::string_view selector_kind;   // "id", "pinned" or "name"; empty for list and demo
+  std::string_view selector_value;  // the text after selector_kind
+  std::uint32_t id = 0;             // selector_value as a number, for "id"
+  bool json = false;
+  bool quiet = false;
+  bool sum = false;
+  bool count = false;
+  bool help = false;     // help for the command (or the tool): nothing else is checked
+  bool version = false;  // print the version: nothing else is checked
+  std::uint32_t batch_size = 0;
+  iteration method = iteration::automatic;
+  std::uint32_t entries = 100'000;
+
+  bool operator==(const arguments&) const = default;
+};
+
+struct parsed_arguments {
+  arguments args;
+  std::string usage_error;  // empty when args can be used
+};
+
+// Parses argv[1..]: what each option means is in the tool's --help.
+parsed_arguments parse_arguments(std::span<const std::string_view> words);
+
+// A decimal u32 without sign, spaces or trailing text.
+std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept;
+
+// The largest --entries the demo accepts.
+inline constexpr std::uint32_t max_demo_entries = 10'000'000;
+
+}  // namespace bpfbatch::cli
