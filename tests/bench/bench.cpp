@@ -419,10 +419,11 @@ void run_map(const config& c, map_kind kind, std::uint32_t entries, bool& first_
     for (const auto& s : me.samples) v.push_back(static_cast<double>(s.elements) / s.seconds);
     return median(v);
   };
-  double best_raw = 0, raw_drain = 0;
+  double best_raw = 0, raw_drain = 0, raw_mmap = 0;
   for (const auto& me : methods) {
     if (me.raw) best_raw = std::max(best_raw, rate(me));
     if (me.raw_drain) raw_drain = rate(me);
+    if (me.name.starts_with("raw mmap")) raw_mmap = rate(me);
   }
 
   std::vector<result_row> rows;
@@ -472,6 +473,10 @@ void run_map(const config& c, map_kind kind, std::uint32_t entries, bool& first_
   const double target = entries <= 1000 ? 0.95 : 0.97;
   std::printf("  target: lookup_batches default at %.3f of the best raw batch loop (target %.2f): %s\n",
               default_ratio, target, default_ratio >= target ? "met" : "NOT met");
+  if (kind.mmapable)
+    std::printf("  lookup_batches default reads through mmap: %.3f of the raw mmap copy, %.1f times the best "
+                "raw batch loop\n",
+                rows[c.batch_sizes.size() + 1].elements_per_second / raw_mmap, default_ratio);
   if (can_drain)
     std::printf("  target: drain at %.3f of a raw lookup-and-delete loop (target 0.97): %s\n", drain_ratio,
                 drain_ratio >= 0.97 ? "met" : "NOT met");
