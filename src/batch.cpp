@@ -19,7 +19,14 @@ constexpr std::uint32_t preferred_batch_elements = 4096;
 // machines with many possible CPUs (value_size rounded up to 8, times CPUs).
 constexpr std::size_t default_batch_memory = std::size_t{1} << 20;
 
-constexpr std::size_t round_up8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+// The kernel copies each element of an array-like map (generic_map_lookup_batch)
+// with its own copy_to_user, and the hash path a bucket at a time: into a
+// destination that is not cache-line aligned, that copy (rep movsb) ran
+// three times slower on this project's AMD EPYC machine with 4 KiB values
+// (per-CPU values times CPUs). Keys and values start on a cache line.
+constexpr std::size_t cache_line = 64;
+
+constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
 
 // Two resume tokens (the one passed in and the one the kernel writes), each
 // max(key_size, 4) bytes: a u32 bucket index for the hash family, the last key
@@ -61,19 +68,23 @@ result<std::uint32_t> batch_buffers::reserve(const map_info& info, std::uint32_t
   if (key_need <= keys_.size() && value_need <= values_.size() && token_need <= token_.size() && memory_)
     return elements;
 
-  // One block: token, keys, values, each starting on 8 bytes. It grows to the
-  // largest need seen and never shrinks, so a reused object stops allocating.
-  const std::size_t token_size = round_up8(std::max(token_need, token_.size()));
-  const std::size_t key_size = round_up8(std::max(key_need, keys_.size()));
+  // One block: token, keys, values, each starting on a cache line. It grows
+  // to the largest need seen and never shrinks, so a reused object stops
+  // allocating.
+  const std::size_t token_size = round_up(std::max(token_need, token_.size()), cache_line);
+  const std::size_t key_size = round_up(std::max(key_need, keys_.size()), cache_line);
   const std::size_t value_size = std::max(value_need, values_.size());
-  std::unique_ptr<std::byte[]> block(new (std::nothrow) std::byte[token_size + key_size + value_size]);
+  std::unique_ptr<std::byte[]> block(
+      new (std::nothrow) std::byte[token_size + key_size + value_size + cache_line - 1]);
   if (!block) return make_error(ENOMEM);
+  const auto address = reinterpret_cast<std::uintptr_t>(block.get());
+  std::byte* start = block.get() + (round_up(address, cache_line) - address);
   // Keep the token: an ENOSPC retry grows the buffers between two calls that
   // resume from the same place.
-  if (!token_.empty()) std::memcpy(block.get(), token_.data(), token_.size());
-  token_ = {block.get(), token_size};
-  keys_ = {block.get() + token_size, key_size};
-  values_ = {block.get() + token_size + key_size, value_size};
+  if (!token_.empty()) std::memcpy(start, token_.data(), token_.size());
+  token_ = {start, token_size};
+  keys_ = {start + token_size, key_size};
+  values_ = {start + token_size + key_size, value_size};
   memory_ = std::move(block);
   return elements;
 }

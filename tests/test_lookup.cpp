@@ -340,6 +340,22 @@ TEST_CASE("polling again with the same buffers allocates only the coroutine fram
   CHECK(second == 20'000);
 }
 
+TEST_CASE("owned buffers start keys, values and token on a 64-byte cache line, also after growing") {
+  const map_info info{.type = map_type::percpu_hash, .key_size = 13, .value_size = 12, .max_entries = 100,
+                      .value_copies = 3};
+  batch_buffers buffers;
+  for (std::uint32_t elements : {1u, 7u, 100u}) {
+    INFO(elements, " elements");
+    auto reserved = buffers.reserve(info, elements);
+    REQUIRE(reserved);
+    CHECK(*reserved == elements);
+    for (auto span : {buffers.keys(), buffers.values(), buffers.token()})
+      CHECK(reinterpret_cast<std::uintptr_t>(span.data()) % 64 == 0);
+    CHECK(buffers.keys().size() >= std::size_t{elements} * 13);
+    CHECK(buffers.values().size() >= std::size_t{elements} * info.value_bytes());
+  }
+}
+
 TEST_CASE("borrowed buffers are used exactly as given and bound the batch size") {
   REQUIRE_KERNEL();
   map m = make_filled({map_type::percpu_hash, 4, 12, 0}, 500);
