@@ -459,6 +459,8 @@ TEST_CASE("demo creates, fills and times its own maps") {
   CHECK(r.status == 0);
   CHECK(r.out.find("hash map 'demo_hash'") != std::string::npos);
   CHECK(r.out.find("percpu_hash map 'demo_percpu'") != std::string::npos);
+  CHECK(r.out.find("array (BPF_F_MMAPABLE) map 'demo_mmapable'") != std::string::npos);
+  CHECK(r.out.find("read through mmap") != std::string::npos);
   CHECK(r.out.find("filled with 3000 entries") != std::string::npos);
   CHECK(r.out.find("faster") != std::string::npos);
 }
