@@ -22,7 +22,7 @@ enum class iteration {
   // (errno 524) has none, a GET_NEXT_KEY + LOOKUP_ELEM walk that yields the
   // same batches. An array made with BPF_F_MMAPABLE is read through a
   // read-only mmap of its values instead, with no bpf(2) call per batch
-  // (25 to 100 times faster, see tests/bench), yielding the same batches.
+  // (14 to 140 times faster in tests/bench), yielding the same batches.
   automatic,
   // Batch commands only: no support is an error.
   batch,
