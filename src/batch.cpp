@@ -74,8 +74,8 @@ result<std::uint32_t> batch_buffers::reserve(const map_info& info, std::uint32_t
   const std::size_t token_size = round_up(std::max(token_need, token_.size()), cache_line);
   const std::size_t key_size = round_up(std::max(key_need, keys_.size()), cache_line);
   const std::size_t value_size = std::max(value_need, values_.size());
-  std::unique_ptr<std::byte[]> block(
-      new (std::nothrow) std::byte[token_size + key_size + value_size + cache_line - 1]);
+  std::unique_ptr<std::byte[]> block(new (std::nothrow)
+                                         std::byte[token_size + key_size + value_size + cache_line - 1]);
   if (!block) return make_error(ENOMEM);
   const auto address = reinterpret_cast<std::uintptr_t>(block.get());
   std::byte* start = block.get() + (round_up(address, cache_line) - address);

@@ -167,7 +167,8 @@ TEST_CASE("dump -j of every supported map type equals the library's reading and 
        {kind{map_type::hash, 4, 8, 5000, 0, 3000}, kind{map_type::percpu_hash, 4, 12, 5000, 0, 3000},
         kind{map_type::lru_hash, 8, 8, 9000, 0, 3000}, kind{map_type::lru_percpu_hash, 4, 8, 9000, 0, 3000},
         kind{map_type::array, 4, 13, 700, 0, 700}, kind{map_type::array, 4, 13, 700, BPF_F_MMAPABLE, 700},
-        kind{map_type::percpu_array, 4, 13, 700, 0, 700}, kind{map_type::lpm_trie, 8, 8, 1000, BPF_F_NO_PREALLOC, 500},
+        kind{map_type::percpu_array, 4, 13, 700, 0, 700},
+        kind{map_type::lpm_trie, 8, 8, 1000, BPF_F_NO_PREALLOC, 500},
         kind{map_type::hash_of_maps, 4, 4, 200, 0, 100}, kind{map_type::devmap_hash, 4, 4, 300, 0, 150}}) {
     INFO(map_type_name(k.type), (k.flags & BPF_F_MMAPABLE) ? " (mmapable)" : "");
     pinned_map p(support::create(k.type, k.key_size, k.value_size, k.max_entries, k.flags,

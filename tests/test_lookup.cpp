@@ -341,8 +341,8 @@ TEST_CASE("polling again with the same buffers allocates only the coroutine fram
 }
 
 TEST_CASE("owned buffers start keys, values and token on a 64-byte cache line, also after growing") {
-  const map_info info{.type = map_type::percpu_hash, .key_size = 13, .value_size = 12, .max_entries = 100,
-                      .value_copies = 3};
+  const map_info info{
+      .type = map_type::percpu_hash, .key_size = 13, .value_size = 12, .max_entries = 100, .value_copies = 3};
   batch_buffers buffers;
   for (std::uint32_t elements : {1u, 7u, 100u}) {
     INFO(elements, " elements");

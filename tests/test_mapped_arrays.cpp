@@ -46,7 +46,8 @@ pass read_pass(const map& m, batch_options options) {
 
 }  // namespace
 
-TEST_CASE("a BPF_F_MMAPABLE array is read through mmap, with no bpf(2) call, and equals a GET_NEXT_KEY walk") {
+TEST_CASE(
+    "a BPF_F_MMAPABLE array is read through mmap, with no bpf(2) call, and equals a GET_NEXT_KEY walk") {
   REQUIRE_KERNEL();
   for (std::uint32_t value_size : {1u, 4u, 8u, 12u, 13u, 64u}) {
     for (std::uint32_t entries : {1u, 63u, 64u, 65u, 1000u}) {
@@ -91,9 +92,9 @@ TEST_CASE("reading a BPF_F_MMAPABLE array needs no bpf(2) command once the map i
   const auto truth = support::reference_walk(m.fd());
   CHECK(support::in_child([&] {
           // Every command a lookup could use fails from here on.
-          if (!support::inject_bpf_error({BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_GET_NEXT_KEY,
-                                          BPF_OBJ_GET_INFO_BY_FD},
-                                         EPERM))
+          if (!support::inject_bpf_error(
+                  {BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_OBJ_GET_INFO_BY_FD},
+                  EPERM))
             return std::string("seccomp filter");
           const pass p = read_pass(m, {});
           if (p.error) return "error " + p.error.message();

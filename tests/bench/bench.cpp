@@ -271,8 +271,8 @@ struct map_kind {
 };
 
 struct config {
-  std::vector<map_kind> types{{map_type::hash},         {map_type::percpu_hash},  {map_type::lru_hash},
-                              {map_type::array},        {map_type::array, true}, {map_type::percpu_array}};
+  std::vector<map_kind> types{{map_type::hash},  {map_type::percpu_hash}, {map_type::lru_hash},
+                              {map_type::array}, {map_type::array, true}, {map_type::percpu_array}};
   std::vector<std::uint32_t> entries{1'000, 100'000, 1'000'000};
   std::vector<std::uint32_t> batch_sizes{64, 256, 1024, 4096};
   std::uint32_t key_size = 4, value_size = 8;
@@ -391,9 +391,8 @@ void run_map(const config& c, map_kind kind, std::uint32_t entries, bool& first_
   if (kind.mmapable) {
     add("raw mmap copy 4096", false, false, false,
         [&](std::uint64_t&) { return raw_mmap_loop(m, 4096, raw); });
-    add("lookup_batches iteration::batch", false, false, false, [&](std::uint64_t& sc) {
-      return library_pass(m, {.method = iteration::batch}, nullptr, false, sc);
-    });
+    add("lookup_batches iteration::batch", false, false, false,
+        [&](std::uint64_t& sc) { return library_pass(m, {.method = iteration::batch}, nullptr, false, sc); });
   }
   for (std::uint32_t bs : sizes)
     add("lookup_batches " + std::to_string(bs), false, false, false,
@@ -492,9 +491,10 @@ void run_map(const config& c, map_kind kind, std::uint32_t entries, bool& first_
   std::printf("  target: lookup_batches default at %.3f of the best raw batch loop (target %.2f): %s\n",
               default_ratio, target, default_ratio >= target ? "met" : "NOT met");
   if (kind.mmapable)
-    std::printf("  lookup_batches default reads through mmap: %.3f of the raw mmap copy, %.1f times the best "
-                "raw batch loop\n",
-                rows[c.batch_sizes.size() + 1].elements_per_second / raw_mmap, default_ratio);
+    std::printf(
+        "  lookup_batches default reads through mmap: %.3f of the raw mmap copy, %.1f times the best "
+        "raw batch loop\n",
+        rows[c.batch_sizes.size() + 1].elements_per_second / raw_mmap, default_ratio);
   if (can_drain)
     std::printf("  target: drain at %.3f of a raw lookup-and-delete loop (target 0.97): %s\n", drain_ratio,
                 drain_ratio >= 0.97 ? "met" : "NOT met");

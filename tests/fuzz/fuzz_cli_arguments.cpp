@@ -77,7 +77,8 @@ void check_accepted(const arguments& a) {
   if (takes_map) {
     if (!is_one_of(a.selector_kind, {"id", "pinned", "name"}) || a.selector_value.empty()) violated();
     if (a.selector_kind == "id" &&
-        (!all_digits(a.selector_value) || std::strtoull(std::string(a.selector_value).c_str(), nullptr, 10) != a.id))
+        (!all_digits(a.selector_value) ||
+         std::strtoull(std::string(a.selector_value).c_str(), nullptr, 10) != a.id))
       violated();
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
