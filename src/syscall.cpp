@@ -104,7 +104,8 @@ int map_get_next_id(std::uint32_t start_id, std::uint32_t& next_id) noexcept {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
   attr.start_id = start_id;
-  int err = call(BPF_MAP_GET_NEXT_ID, attr, BPFBATCH_ATTR_SIZE(open_flags));
+  // BPF_OBJ_GET_NEXT_ID_LAST_FIELD is next_id (kernel/bpf/syscall.c).
+  int err = call(BPF_MAP_GET_NEXT_ID, attr, BPFBATCH_ATTR_SIZE(next_id));
   if (err == 0) next_id = attr.next_id;
   return err;
 }
