@@ -9,15 +9,12 @@
 
 namespace bpfbatch::detail {
 
-bool array_mapping::possible(const map_info& info) noexcept {
-  // array_map_alloc_check: array keys are always a u32 index.
-  return info.type == map_type::array && (info.map_flags & BPF_F_MMAPABLE) != 0 && info.key_size == 4 &&
-         info.value_size > 0 && info.max_entries > 0;
-}
-
 array_mapping array_mapping::open(int fd, const map_info& info) noexcept {
   array_mapping mapping;
-  if (!possible(info)) return mapping;
+  // array_map_alloc_check: array keys are always a u32 index.
+  const bool mappable = info.type == map_type::array && (info.map_flags & BPF_F_MMAPABLE) != 0 &&
+                        info.key_size == 4 && info.value_size > 0 && info.max_entries > 0;
+  if (!mappable) return mapping;
   // array_map_mmap maps the values from offset 0, element i at
   // i * elem_size, and refuses a length beyond
   // PAGE_ALIGN(max_entries * elem_size).

@@ -11,13 +11,12 @@ namespace bpfbatch::detail {
 
 class array_mapping {
  public:
-  // Whether the map is such an array (a plain ARRAY with BPF_F_MMAPABLE, 5.5
-  // on). Per-CPU arrays cannot be mapped: array_map_alloc_check refuses them.
-  static bool possible(const map_info& info) noexcept;
-
   // Maps every value read-only (MAP_SHARED, as bpf_map_mmap requires). An
-  // empty mapping when mmap refuses: a descriptor opened without read rights
-  // (EACCES), a value with a spin lock, timer or kptr (bpf_map_mmap: 524).
+  // empty mapping, without a system call, when the map is not such an array
+  // (a plain ARRAY with BPF_F_MMAPABLE, 5.5 on; per-CPU arrays cannot be
+  // mapped: array_map_alloc_check refuses them), and when mmap refuses: a
+  // descriptor opened without read rights (EACCES), a value with a spin
+  // lock, timer or kptr (bpf_map_mmap: 524).
   static array_mapping open(int fd, const map_info& info) noexcept;
 
   array_mapping() noexcept = default;

@@ -88,8 +88,7 @@ batch_generator run(command batch_command, int fd, map_info info, batch_options 
   // lookups (BPF_F_LOCK needs a spin lock, which bpf_map_mmap refuses).
   // Where mmap refuses, the batch commands below give the kernel's answer
   // (a write-only descriptor: EPERM).
-  if (options.method == iteration::automatic && options.elem_flags == 0 &&
-      detail::array_mapping::possible(info)) {
+  if (options.method == iteration::automatic && options.elem_flags == 0) {
     const auto mapping = detail::array_mapping::open(fd, info);
     if (mapping) {
       stats.memory_mapped = true;
