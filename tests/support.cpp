@@ -202,9 +202,10 @@ contents reference_walk(int fd) {
   return out;
 }
 
-contents collect(bpfbatch::batch_generator& gen) {
+contents collect(bpfbatch::batch_generator& gen, std::vector<std::size_t>* batch_sizes) {
   contents out;
   for (const bpfbatch::batch& b : gen) {
+    if (batch_sizes != nullptr) batch_sizes->push_back(b.size());
     for (std::size_t i = 0; i < b.size(); ++i) {
       auto k = b.key(i);
       std::vector<bytes> values;

@@ -61,7 +61,8 @@ void fill(const bpfbatch::map& m, std::uint64_t count);
 contents reference_walk(int fd);
 
 // Everything an iteration yields; fails the test on a key yielded twice.
-contents collect(bpfbatch::batch_generator& gen);
+// batch_sizes, when given, receives each batch's size in order.
+contents collect(bpfbatch::batch_generator& gen, std::vector<std::size_t>* batch_sizes = nullptr);
 
 // Raw helpers for bad-input tests.
 int load_trivial_program();  // a socket filter "r0 = 0; exit"

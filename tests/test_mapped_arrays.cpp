@@ -32,14 +32,7 @@ pass read_pass(const map& m, batch_options options) {
   pass p;
   options.stats = &p.stats;
   auto gen = lookup_batches(m, options);
-  for (const batch& b : gen) {
-    p.batch_sizes.push_back(b.size());
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      auto key = b.key(i);
-      auto value = b.value(i);
-      p.contents[support::bytes(key.begin(), key.end())] = {support::bytes(value.begin(), value.end())};
-    }
-  }
+  p.contents = support::collect(gen, &p.batch_sizes);
   p.error = gen.error();
   return p;
 }
