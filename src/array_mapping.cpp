@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -18,17 +19,21 @@ array_mapping array_mapping::open(int fd, const map_info& info) noexcept {
   // array_map_mmap maps the values from offset 0, element i at
   // i * elem_size, and refuses a length beyond
   // PAGE_ALIGN(max_entries * elem_size).
-  const std::uint32_t slot = (info.value_size + 7u) & ~7u;
+  const std::uint64_t slot = (std::uint64_t{info.value_size} + 7) & ~std::uint64_t{7};
   const long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return mapping;
-  const std::size_t page_size = static_cast<std::size_t>(page);
-  const std::size_t bytes = std::size_t{info.max_entries} * slot;
-  const std::size_t length = (bytes + page_size - 1) / page_size * page_size;
-  void* address = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  // In 64 bits: on a 32-bit process, max_entries * slot can pass size_t,
+  // and a wrapped length would map less than copy() reads. Such an array
+  // does not fit the address space: the batch commands read it instead.
+  const auto page_size = static_cast<std::uint64_t>(page);
+  const std::uint64_t bytes = std::uint64_t{info.max_entries} * slot;
+  const std::uint64_t length = (bytes + page_size - 1) / page_size * page_size;
+  if (length > SIZE_MAX / 2) return mapping;
+  void* address = ::mmap(nullptr, static_cast<std::size_t>(length), PROT_READ, MAP_SHARED, fd, 0);
   if (address == MAP_FAILED) return mapping;
   mapping.base_ = static_cast<const std::byte*>(address);
-  mapping.length_ = length;
-  mapping.slot_ = slot;
+  mapping.length_ = static_cast<std::size_t>(length);
+  mapping.slot_ = static_cast<std::size_t>(slot);
   mapping.value_size_ = info.value_size;
   return mapping;
 }

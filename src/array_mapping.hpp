@@ -37,7 +37,7 @@ class array_mapping {
 
   const std::byte* base_ = nullptr;
   std::size_t length_ = 0;
-  std::uint32_t slot_ = 0;  // the kernel's elem_size: round_up(value_size, 8)
+  std::size_t slot_ = 0;  // the kernel's elem_size: round_up(value_size, 8)
   std::uint32_t value_size_ = 0;
 };
 

@@ -1,11 +1,18 @@
+// default_batch_size(), batch_buffers and owned_batch: the memory batches live in.
 #include <bpfbatch/batch.hpp>
+#include <bpfbatch/batch_buffers.hpp>
+#include <bpfbatch/batch_options.hpp>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include <bpfbatch/error.hpp>
+
+#include "sizes.hpp"
 
 namespace bpfbatch {
 
@@ -14,32 +21,36 @@ namespace {
 // 1024 to 4096 elements per call are within a few percent of the kernel's
 // best on hash and array maps (see tests/bench); a larger batch gains nothing
 // and costs memory.
-constexpr std::uint32_t preferred_batch_elements = 4096;
+constexpr std::uint64_t preferred_batch_elements = 4096;
 // Bounds the buffers of a default batch, which matters for per-CPU maps on
 // machines with many possible CPUs (value_size rounded up to 8, times CPUs).
-constexpr std::size_t default_batch_memory = std::size_t{1} << 20;
-
-// The kernel copies each element of an array-like map (generic_map_lookup_batch)
-// with its own copy_to_user, and the hash path a bucket at a time: into a
-// destination that is not cache-line aligned, that copy (rep movsb) ran
-// three times slower on this project's AMD EPYC machine with 4 KiB values
-// (per-CPU values times CPUs). Keys and values start on a cache line.
-constexpr std::size_t cache_line = 64;
-
-constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
-
-// Two resume tokens (the one passed in and the one the kernel writes), each
-// max(key_size, 4) bytes: a u32 bucket index for the hash family, the last key
-// for the generic path.
-std::size_t token_bytes(const map_info& info) noexcept { return 2 * std::max<std::size_t>(info.key_size, 4); }
+constexpr std::uint64_t default_batch_memory = std::uint64_t{1} << 20;
 
 }  // namespace
 
 std::uint32_t default_batch_size(const map_info& info) noexcept {
-  std::size_t per_element = std::max<std::size_t>(info.key_size + info.value_bytes(), 1);
-  std::size_t elements = std::min<std::size_t>(preferred_batch_elements, default_batch_memory / per_element);
-  if (info.max_entries > 0) elements = std::min<std::size_t>(elements, info.max_entries);
-  return static_cast<std::uint32_t>(std::max<std::size_t>(elements, 1));
+  const std::uint64_t per_element = std::max<std::uint64_t>(info.key_size + info.value_bytes(), 1);
+  std::uint64_t elements = std::min(preferred_batch_elements, default_batch_memory / per_element);
+  if (info.max_entries > 0) elements = std::min<std::uint64_t>(elements, info.max_entries);
+  return static_cast<std::uint32_t>(std::max<std::uint64_t>(elements, 1));
+}
+
+batch_buffers::batch_buffers(batch_buffers&& other) noexcept
+    : memory_(std::move(other.memory_)),
+      keys_(std::exchange(other.keys_, {})),
+      values_(std::exchange(other.values_, {})),
+      token_(std::exchange(other.token_, {})),
+      borrowed_(std::exchange(other.borrowed_, false)) {}
+
+batch_buffers& batch_buffers::operator=(batch_buffers&& other) noexcept {
+  if (this != &other) {
+    memory_ = std::move(other.memory_);
+    keys_ = std::exchange(other.keys_, {});
+    values_ = std::exchange(other.values_, {});
+    token_ = std::exchange(other.token_, {});
+    borrowed_ = std::exchange(other.borrowed_, false);
+  }
+  return *this;
 }
 
 batch_buffers batch_buffers::borrow(std::span<std::byte> keys, std::span<std::byte> values,
@@ -53,40 +64,82 @@ batch_buffers batch_buffers::borrow(std::span<std::byte> keys, std::span<std::by
 }
 
 result<std::uint32_t> batch_buffers::reserve(const map_info& info, std::uint32_t elements) noexcept {
-  const std::size_t key_need = std::size_t{elements} * info.key_size;
-  const std::size_t value_need = std::size_t{elements} * info.value_bytes();
-  const std::size_t token_need = token_bytes(info);
+  std::uint64_t key_need = 0, value_need = 0;
+  if (!detail::multiply(elements, info.key_size, key_need) ||
+      !detail::multiply(elements, info.value_bytes(), value_need))
+    return make_error(ENOMEM);
+  const std::uint64_t token_need = detail::token_bytes(info);
 
   if (borrowed_) {
     if (token_.size() < token_need) return std::uint32_t{0};
-    std::size_t fit = elements;
-    if (info.key_size > 0) fit = std::min(fit, keys_.size() / info.key_size);
-    if (info.value_bytes() > 0) fit = std::min(fit, values_.size() / info.value_bytes());
+    std::uint64_t fit = elements;
+    if (info.key_size > 0) fit = std::min<std::uint64_t>(fit, keys_.size() / info.key_size);
+    if (info.value_bytes() > 0) fit = std::min<std::uint64_t>(fit, values_.size() / info.value_bytes());
     return static_cast<std::uint32_t>(fit);
   }
 
-  if (key_need <= keys_.size() && value_need <= values_.size() && token_need <= token_.size() && memory_)
+  if (memory_ && key_need <= keys_.size() && value_need <= values_.size() && token_need <= token_.size())
     return elements;
 
-  // One block: token, keys, values, each starting on a cache line. It grows
-  // to the largest need seen and never shrinks, so a reused object stops
-  // allocating.
-  const std::size_t token_size = round_up(std::max(token_need, token_.size()), cache_line);
-  const std::size_t key_size = round_up(std::max(key_need, keys_.size()), cache_line);
-  const std::size_t value_size = std::max(value_need, values_.size());
-  std::unique_ptr<std::byte[]> block(new (std::nothrow)
-                                         std::byte[token_size + key_size + value_size + cache_line - 1]);
+  // One block: token, keys, values, each starting on a cache line (see
+  // detail::block_layout). It grows to the largest need seen and never
+  // shrinks, so a reused object stops allocating.
+  const auto layout = detail::block_layout::plan(std::max<std::uint64_t>(token_need, token_.size()),
+                                                 std::max<std::uint64_t>(key_need, keys_.size()),
+                                                 std::max<std::uint64_t>(value_need, values_.size()));
+  if (!layout) return layout.error();
+  std::unique_ptr<std::byte[]> block(new (std::nothrow) std::byte[layout->allocation]);
   if (!block) return make_error(ENOMEM);
-  const auto address = reinterpret_cast<std::uintptr_t>(block.get());
-  std::byte* start = block.get() + (round_up(address, cache_line) - address);
+  std::byte* start = detail::align_to_cache_line(block.get());
   // Keep the token: an ENOSPC retry grows the buffers between two calls that
   // resume from the same place.
   if (!token_.empty()) std::memcpy(start, token_.data(), token_.size());
-  token_ = {start, token_size};
-  keys_ = {start + token_size, key_size};
-  values_ = {start + token_size + key_size, value_size};
+  token_ = {start, layout->token};
+  keys_ = {start + layout->token, layout->keys};
+  values_ = {start + layout->token + layout->keys, layout->values};
   memory_ = std::move(block);
   return elements;
+}
+
+owned_batch::owned_batch(std::unique_ptr<std::byte[]> memory, const batch& from) noexcept
+    : memory_(std::move(memory)),
+      view_(memory_.get(), memory_.get() + from.keys().size(), from.size(), from.key_size_, from.value_size_,
+            from.stride_, from.copies_) {}
+
+result<owned_batch> owned_batch::copy_of(const batch& b) noexcept {
+  const auto keys = b.keys();
+  const auto values = b.values();
+  // Both sizes already exist in memory, so their sum fits unless it is the
+  // whole address space; the check costs nothing.
+  if (keys.size() > SIZE_MAX - values.size()) return make_error(ENOMEM);
+  std::unique_ptr<std::byte[]> memory(new (std::nothrow) std::byte[std::max<std::size_t>(keys.size() + values.size(), 1)]);
+  if (!memory) return make_error(ENOMEM);
+  if (!keys.empty()) std::memcpy(memory.get(), keys.data(), keys.size());
+  if (!values.empty()) std::memcpy(memory.get() + keys.size(), values.data(), values.size());
+  return owned_batch(std::move(memory), b);
+}
+
+owned_batch::owned_batch(owned_batch&& other) noexcept
+    : memory_(std::move(other.memory_)),
+      view_(other.view_.keys_, other.view_.values_, other.view_.count_, other.view_.key_size_,
+            other.view_.value_size_, other.view_.stride_, other.view_.copies_) {
+  other.view_.count_ = 0;
+  other.view_.keys_ = other.view_.values_ = nullptr;
+}
+
+owned_batch& owned_batch::operator=(owned_batch&& other) noexcept {
+  if (this != &other) {
+    memory_ = std::move(other.memory_);
+    view_.keys_ = std::exchange(other.view_.keys_, nullptr);
+    view_.values_ = std::exchange(other.view_.values_, nullptr);
+    view_.count_ = std::exchange(other.view_.count_, 0);
+    view_.value_bytes_ = other.view_.value_bytes_;
+    view_.stride_ = other.view_.stride_;
+    view_.key_size_ = other.view_.key_size_;
+    view_.value_size_ = other.view_.value_size_;
+    view_.copies_ = other.view_.copies_;
+  }
+  return *this;
 }
 
 }  // namespace bpfbatch

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -41,14 +42,32 @@ bool is_map(int fd, const map_info& info) noexcept {
   return sys::map_lookup_elem(fd, nullptr, nullptr, 0) != EINVAL;
 }
 
-result<void> raise_memlock_limit() noexcept {
+// Whether the kernel charges BPF memory to RLIMIT_MEMLOCK (before 5.11),
+// probed once as libbpf's probe_memcg_account does: a program calling
+// bpf_ktime_get_coarse_ns, which arrived in the same release as memory
+// cgroup accounting, loads only on kernels that have it. A load refused for
+// any reason counts as "charged", as for libbpf: raising a soft limit costs
+// nothing where it was not needed.
+bool kernel_charges_memlock() noexcept {
+  // 0: not probed yet; 1: charged; 2: memory cgroups.
+  static std::atomic<int> answer{0};
+  int known = answer.load(std::memory_order_relaxed);
+  if (known == 0) {
+    int fd = -1;
+    known = sys::prog_load_ktime_coarse_probe(fd) == 0 ? 2 : 1;
+    unique_fd close_it(fd);
+    answer.store(known, std::memory_order_relaxed);
+  }
+  return known == 1;
+}
+
+// Raises the soft RLIMIT_MEMLOCK to the hard one, and no further: the hard
+// limit belongs to whoever runs the process. False when that changes nothing.
+bool raise_soft_memlock_limit() noexcept {
   struct rlimit limit {};
-  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return make_error(errno);
-  if (limit.rlim_cur == RLIM_INFINITY) return make_error(EPERM);  // not the limit, then
-  limit.rlim_cur = RLIM_INFINITY;
-  limit.rlim_max = RLIM_INFINITY;
-  if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return make_error(errno);
-  return {};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return false;
+  limit.rlim_cur = limit.rlim_max;
+  return ::setrlimit(RLIMIT_MEMLOCK, &limit) == 0;
 }
 
 }  // namespace
@@ -109,11 +128,15 @@ result<map> map::from_fd(int fd) noexcept {
 }
 
 result<map> map::create(const map_spec& spec) noexcept {
+  // The kernel takes at most BPF_OBJ_NAME_LEN - 1 characters and stops at a
+  // NUL: refuse what it would silently cut short.
+  if (spec.name.size() >= BPF_OBJ_NAME_LEN || spec.name.find('\0') != std::string_view::npos)
+    return make_error(EINVAL);
   int fd = -1;
   int err = sys::map_create(spec, fd);
   // Before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by default on
   // those kernels), and exceeding it reads as EPERM even for root.
-  if (err == EPERM && raise_memlock_limit()) err = sys::map_create(spec, fd);
+  if (err == EPERM && kernel_charges_memlock() && raise_soft_memlock_limit()) err = sys::map_create(spec, fd);
   if (err) return make_error(err);
   return adopt(unique_fd(fd));
 }

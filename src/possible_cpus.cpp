@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <string>
 
 #include <bpfbatch/error.hpp>
 
@@ -50,8 +51,10 @@ result<std::uint32_t> parse_cpu_list(std::string_view text) noexcept {
 
 namespace {
 
+constexpr char possible_cpus_path[] = "/sys/devices/system/cpu/possible";
+
 result<std::uint32_t> read_possible_cpus() noexcept {
-  int fd = ::open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+  int fd = ::open(possible_cpus_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(errno);
   char text[4096];
   std::size_t length = 0;
@@ -71,16 +74,33 @@ result<std::uint32_t> read_possible_cpus() noexcept {
   return parse_cpu_list(std::string_view(text, length));
 }
 
+class possible_cpus_error_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "possible CPUs"; }
+  std::string message(int value) const override {
+    return std::string(possible_cpus_path) + ": " + std::generic_category().message(value);
+  }
+  std::error_condition default_error_condition(int value) const noexcept override {
+    return {value, std::generic_category()};
+  }
+};
+
 // 0 until the file has been read successfully once; the count never changes
 // while the system runs, so racing first readers store the same value.
 std::atomic<std::uint32_t> cached_count{0};
 
 }  // namespace
 
+const std::error_category& possible_cpus_category() noexcept {
+  static const possible_cpus_error_category category;
+  return category;
+}
+
 result<std::uint32_t> possible_cpus() noexcept {
   if (std::uint32_t count = cached_count.load(std::memory_order_relaxed)) return count;
   auto count = read_possible_cpus();
-  if (count) cached_count.store(*count, std::memory_order_relaxed);
+  if (!count) return std::error_code(count.error().value(), possible_cpus_category());
+  cached_count.store(*count, std::memory_order_relaxed);
   return count;
 }
 

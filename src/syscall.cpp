@@ -22,14 +22,21 @@ namespace {
 
 std::uint64_t pointer(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
 
+// The one bpf(2) call site: the descriptor or other non-negative result, or
+// -errno.
+long bpf(int cmd, union bpf_attr& attr, unsigned size) noexcept {
+  const long ret = ::syscall(__NR_bpf, cmd, &attr, size);
+  return ret < 0 ? -errno : ret;
+}
+
 int call(int cmd, union bpf_attr& attr, unsigned size) noexcept {
-  long ret = ::syscall(__NR_bpf, cmd, &attr, size);
-  return ret < 0 ? errno : 0;
+  const long ret = bpf(cmd, attr, size);
+  return ret < 0 ? static_cast<int>(-ret) : 0;
 }
 
 int call_for_fd(int cmd, union bpf_attr& attr, unsigned size, int& fd) noexcept {
-  long ret = ::syscall(__NR_bpf, cmd, &attr, size);
-  if (ret < 0) return errno;
+  const long ret = bpf(cmd, attr, size);
+  if (ret < 0) return static_cast<int>(-ret);
   fd = static_cast<int>(ret);
   return 0;
 }
@@ -80,8 +87,8 @@ int map_create(const map_spec& spec, int& fd) noexcept {
   attr.max_entries = spec.max_entries;
   attr.map_flags = spec.map_flags;
   if (spec.inner_map_fd >= 0) attr.inner_map_fd = static_cast<std::uint32_t>(spec.inner_map_fd);
-  // The kernel rejects names longer than BPF_OBJ_NAME_LEN - 1 or with other
-  // characters (bpf_obj_name_cpy); pass what fits and let it judge.
+  // map::create() has checked that the name fits with its NUL; the kernel
+  // judges its characters (bpf_obj_name_cpy).
   if (!spec.name.empty())
     std::memcpy(attr.map_name, spec.name.data(), std::min(spec.name.size(), sizeof(attr.map_name) - 1));
   if (spec.btf_fd >= 0) {
@@ -153,19 +160,39 @@ int map_update_elem(int fd, const void* key, const void* value, std::uint64_t fl
   return element_command(BPF_MAP_UPDATE_ELEM, fd, key, value, flags);
 }
 
-int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept {
+int map_delete_elem(int fd, const void* key) noexcept {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
   attr.map_fd = static_cast<std::uint32_t>(fd);
   attr.key = pointer(key);
-  attr.flags = flags;
-  return call(BPF_MAP_DELETE_ELEM, attr, BPFBATCH_ATTR_SIZE(flags));
+  // BPF_MAP_DELETE_ELEM_LAST_FIELD is key: the command has no flags, and a
+  // non-zero byte past key is EINVAL (CHECK_ATTR).
+  return call(BPF_MAP_DELETE_ELEM, attr, BPFBATCH_ATTR_SIZE(key));
 }
 
 int map_lookup_and_delete_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept {
   // flags (BPF_F_LOCK) arrived in 5.14; a zero flags word is accepted by
   // older kernels, whose CHECK_ATTR only demands that it be zero.
   return element_command(BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags);
+}
+
+int prog_load_ktime_coarse_probe(int& fd) noexcept {
+  // r0 = bpf_ktime_get_coarse_ns(); r0 = 0; exit. The helper and memory
+  // cgroup accounting of BPF memory both arrived in 5.11 (libbpf's
+  // probe_memcg_account).
+  const struct bpf_insn program[] = {
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_coarse_ns},
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  static const char license[] = "GPL";
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  attr.insn_cnt = sizeof(program) / sizeof(program[0]);
+  attr.insns = pointer(program);
+  attr.license = pointer(license);
+  return call_for_fd(BPF_PROG_LOAD, attr, BPFBATCH_ATTR_SIZE(license), fd);
 }
 
 int map_get_next_key(int fd, const void* key, void* next_key) noexcept {

@@ -21,7 +21,8 @@ int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept;
 
 int map_lookup_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept;
 int map_update_elem(int fd, const void* key, const void* value, std::uint64_t flags) noexcept;
-int map_delete_elem(int fd, const void* key, std::uint64_t flags) noexcept;
+// BPF_MAP_DELETE_ELEM takes no flags (its last field is key).
+int map_delete_elem(int fd, const void* key) noexcept;
 // Hash maps (5.14 on) and queues/stacks (key == nullptr: a pop).
 int map_lookup_and_delete_elem(int fd, const void* key, void* value, std::uint64_t flags) noexcept;
 // key == nullptr asks for the first key.
@@ -33,6 +34,10 @@ int map_get_next_key(int fd, const void* key, void* next_key) noexcept;
 // in_batch == nullptr starts from the beginning.
 int map_batch(command batch_command, int fd, const void* in_batch, void* out_batch, void* keys, void* values,
               std::uint32_t& count, std::uint64_t elem_flags) noexcept;
+
+// Loads a socket filter that calls bpf_ktime_get_coarse_ns (5.11 on): a
+// descriptor where the kernel accounts BPF memory to memory cgroups.
+int prog_load_ktime_coarse_probe(int& fd) noexcept;
 
 // BPF_F_RDONLY / BPF_F_WRONLY for an access mode.
 std::uint32_t access_flags(access rights) noexcept;

@@ -75,12 +75,21 @@ struct batch_pass {
   }
 };
 
-// Validates sizes and returns the element count, or an error.
+// Validates sizes and returns the element count, or an error. Key-less maps
+// (queue, stack, bloom filter) take no keys: the count is that of the values.
 result<std::size_t> element_count(const map_info& info, std::span<const std::byte> keys,
                                   const std::span<const std::byte>* values) noexcept {
-  if (info.key_size == 0 || keys.size() % info.key_size != 0) return make_error(EINVAL);
+  const std::uint64_t value_bytes = info.value_bytes();
+  if (info.key_size == 0) {
+    if (!keys.empty() || values == nullptr || value_bytes == 0 || values->size() % value_bytes != 0)
+      return make_error(EINVAL);
+    return static_cast<std::size_t>(values->size() / value_bytes);
+  }
+  if (keys.size() % info.key_size != 0) return make_error(EINVAL);
   const std::size_t n = keys.size() / info.key_size;
-  if (values != nullptr && values->size() != n * info.value_bytes()) return make_error(EINVAL);
+  std::uint64_t needed = 0;
+  if (values != nullptr && (__builtin_mul_overflow(std::uint64_t{n}, value_bytes, &needed) || values->size() != needed))
+    return make_error(EINVAL);
   return n;
 }
 
@@ -96,12 +105,18 @@ write_result update_batch(const map& m, std::span<const std::byte> keys, std::sp
   const map_info& info = m.info();
   auto n = element_count(info, keys, &values);
   if (!n) return {0, 0, n.error(), command::none};
-  const std::size_t value_bytes = info.value_bytes();
-  std::size_t position = 0;
-
+  const auto value_bytes = static_cast<std::size_t>(info.value_bytes());
+  const bool keyless = info.key_size == 0;
   // The update batch takes no BPF_NOEXIST / BPF_EXIST (EINVAL: its
-  // elem_flags allow only BPF_F_LOCK), so those modes go element by element.
-  const bool by_element = options.mode != update_mode::any || options.method == iteration::key_walk;
+  // elem_flags allow only BPF_F_LOCK), and key-less maps have no update
+  // batch (524) and push only with BPF_ANY here (a queue's BPF_EXIST would
+  // drop its oldest element; a bloom filter takes nothing else).
+  const bool by_element = options.mode != update_mode::any || options.method == iteration::key_walk || keyless;
+  if (keyless && options.mode != update_mode::any) return failed(0, 0, EINVAL, command::none);
+  // iteration::batch promises batch commands: no element-by-element detour.
+  if (by_element && options.method == iteration::batch)
+    return failed(0, 0, keyless ? errno_not_supported : EINVAL, command::none);
+  std::size_t position = 0;
   if (!by_element) {
     const batch_pass pass{command::map_update_batch,
                           m.fd(),
@@ -120,12 +135,10 @@ write_result update_batch(const map& m, std::span<const std::byte> keys, std::sp
 
   const std::uint64_t flags = mode_flags(options.mode) | options.elem_flags;
   for (; position < *n; ++position) {
+    // A key-less map takes a NULL key: any other pointer is EINVAL (___bpf_copy_key).
+    const std::byte* key = keyless ? nullptr : keys.data() + position * info.key_size;
     int err = with_retries(
-        [&] {
-          return sys::map_update_elem(m.fd(), keys.data() + position * info.key_size,
-                                      values.data() + position * value_bytes, flags);
-        },
-        nullptr);
+        [&] { return sys::map_update_elem(m.fd(), key, values.data() + position * value_bytes, flags); }, nullptr);
     if (err != 0) return failed(position, 0, err, command::map_update_elem);
   }
   return {position, 0, {}, command::none};
@@ -135,10 +148,11 @@ write_result delete_batch(const map& m, std::span<const std::byte> keys, delete_
   const map_info& info = m.info();
   auto n = element_count(info, keys, nullptr);
   if (!n) return {0, 0, n.error(), command::none};
-  // A plain array's elements always exist: DELETE_ELEM gives EINVAL, the
-  // batch 524. Say so once, clearly, for both.
-  if (!detail::elements_can_be_deleted(info.type))
-    return failed(0, 0, errno_not_supported, command::map_delete_batch);
+  // A plain array's elements always exist (DELETE_ELEM gives EINVAL, the
+  // batch 524), a struct_ops delete unregisters without removing: say so
+  // once, clearly, before any call. Key-less maps have no keys to delete.
+  if (info.key_size == 0) return failed(0, 0, EINVAL, command::none);
+  if (!detail::elements_can_be_deleted(info.type)) return failed(0, 0, errno_not_supported, command::none);
 
   std::size_t position = 0;  // keys handled: deleted or found missing
   std::size_t missing = 0;
@@ -168,11 +182,10 @@ write_result delete_batch(const map& m, std::span<const std::byte> keys, delete_
   }
 
   for (; position < *n; ++position) {
-    int err = with_retries(
-        [&] {
-          return sys::map_delete_elem(m.fd(), keys.data() + position * info.key_size, options.elem_flags);
-        },
-        nullptr);
+    // DELETE_ELEM has no flags (its last field is key): BPF_F_LOCK, which the
+    // batch accepts, is not passed on.
+    int err = with_retries([&] { return sys::map_delete_elem(m.fd(), keys.data() + position * info.key_size); },
+                           nullptr);
     if (err == ENOENT && options.skip_missing) {
       ++missing;
       continue;

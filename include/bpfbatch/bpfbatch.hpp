@@ -2,10 +2,14 @@
 #pragma once
 
 #include <bpfbatch/batch.hpp>
+#include <bpfbatch/batch_buffers.hpp>
+#include <bpfbatch/batch_generator.hpp>
+#include <bpfbatch/batch_options.hpp>
+#include <bpfbatch/batch_support.hpp>
 #include <bpfbatch/command.hpp>
 #include <bpfbatch/drain.hpp>
 #include <bpfbatch/error.hpp>
-#include <bpfbatch/generator.hpp>
+#include <bpfbatch/iteration_stats.hpp>
 #include <bpfbatch/lookup.hpp>
 #include <bpfbatch/map.hpp>
 #include <bpfbatch/map_info.hpp>

@@ -29,7 +29,7 @@ struct map_spec {
   std::uint32_t value_size = 0;
   std::uint32_t max_entries = 0;
   std::uint32_t map_flags = 0;
-  std::string_view name;  // at most 15 characters: [A-Za-z0-9_.]
+  std::string_view name;  // at most 15 characters: [A-Za-z0-9_.], no NUL
   int inner_map_fd = -1;  // the template for array_of_maps / hash_of_maps
   int btf_fd = -1;        // BTF describing key and value (for BPF_F_LOCK)
   std::uint32_t btf_key_type_id = 0;
@@ -49,9 +49,15 @@ class map {
   // Duplicates fd (close-on-exec) and owns the duplicate; the caller keeps
   // and still owns fd. Fails with EINVAL when fd is not a BPF map.
   static result<map> from_fd(int fd) noexcept;
-  // Creates a map. Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK:
-  // when creation is refused with EPERM, the limit is raised to infinity (as
-  // libbpf does) and creation tried once more.
+  // Creates a map. A name longer than 15 characters or holding a NUL is
+  // EINVAL (the kernel would cut it short); other characters than
+  // [A-Za-z0-9_.] are the kernel's EINVAL. Kernels before 5.11 charge map
+  // memory to RLIMIT_MEMLOCK (64 KiB by default on 5.10) and refuse with
+  // EPERM past it: on such a kernel only (probed once, as libbpf does, by
+  // loading a program that calls bpf_ktime_get_coarse_ns, which arrived with
+  // memory-cgroup accounting in 5.11), an EPERM raises the soft limit to the
+  // hard limit and creation is tried once more. The hard limit is the
+  // process's to raise (ulimit -l, LimitMEMLOCK=).
   static result<map> create(const map_spec& spec) noexcept;
 
   map(map&&) noexcept = default;
@@ -69,7 +75,7 @@ class map {
                               std::uint64_t flags = 0) const noexcept;
 
   // Gives up the descriptor; the map object is left without one.
-  unique_fd release() noexcept { return std::move(fd_); }
+  [[nodiscard]] unique_fd release() noexcept { return std::move(fd_); }
 
  private:
   map(unique_fd fd, const map_info& info) noexcept : fd_(std::move(fd)), info_(info) {}

@@ -79,13 +79,14 @@ struct map_info {
   // The bytes between two CPUs' values of one element: value_size rounded up
   // to 8 for per-CPU maps (the kernel copies each CPU's value with
   // bpf_long_memcpy into a round_up(value_size, 8) slot), value_size otherwise.
-  std::uint32_t per_cpu_stride() const noexcept {
-    return per_cpu_values() ? (value_size + 7u) & ~7u : value_size;
+  // Sizes are 64-bit so that no product can wrap where size_t has 32 bits.
+  std::uint64_t per_cpu_stride() const noexcept {
+    return per_cpu_values() ? (std::uint64_t{value_size} + 7) & ~std::uint64_t{7} : value_size;
   }
 
   // The bytes one element's value occupies in a lookup buffer:
   // per_cpu_stride() * value_copies.
-  std::size_t value_bytes() const noexcept { return std::size_t{per_cpu_stride()} * value_copies; }
+  std::uint64_t value_bytes() const noexcept { return per_cpu_stride() * value_copies; }
 };
 
 }  // namespace bpfbatch

@@ -23,7 +23,7 @@ class unique_fd {
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
   // Gives up ownership without closing; the object is left empty.
-  int release() noexcept { return std::exchange(fd_, -1); }
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
   // Closes the descriptor held, if any, and takes ownership of fd.
   void reset(int fd = -1) noexcept;
 

@@ -26,23 +26,7 @@ bool is_command(std::string_view command) {
 // BPF_OBJ_NAME_LEN is 16 bytes with the terminating NUL.
 constexpr std::size_t max_map_name = 15;
 
-// A word from the command line, quoted for a one-line message: control
-// characters (a newline in an argument) are written as \xHH.
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[byte >> 4];
-      out += hex[byte & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+std::string quoted(std::string_view text) { return "'" + escaped(text) + "'"; }
 
 // Why the options given do not fit the command, or empty.
 std::string misplaced_option(std::string_view command, unsigned given) {
@@ -59,6 +43,22 @@ std::string misplaced_option(std::string_view command, unsigned given) {
 }
 
 }  // namespace
+
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept {
   std::uint32_t value = 0;

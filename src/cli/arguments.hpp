@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include <bpfbatch/batch.hpp>
+#include <bpfbatch/batch_options.hpp>
 
 namespace bpfbatch::cli {
 
@@ -39,6 +39,10 @@ struct parsed_arguments {
 
 // Parses argv[1..]: what each option means is in the tool's --help.
 parsed_arguments parse_arguments(std::span<const std::string_view> words);
+
+// A word from the command line made fit for a one-line message: control
+// characters (a newline in a path) are written as \xHH.
+std::string escaped(std::string_view text);
 
 // A decimal u32 without sign, spaces or trailing text.
 std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept;

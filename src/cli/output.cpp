@@ -1,15 +1,18 @@
 #include "output.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
+#include "signals.hpp"
+
 namespace bpfbatch::cli {
 
 void output::reserve(std::size_t n) noexcept {
-  if (length_ + n > sizeof(buffer_)) flush();
+  if (length_ + n > sizeof(buffer_)) (void)flush();
 }
 
 output& output::put(std::string_view text) noexcept {
@@ -91,20 +94,35 @@ output& output::json_string(std::string_view text) noexcept {
   return put('"');
 }
 
-void output::flush() noexcept {
+int output::flush() noexcept {
+  if (fd_ < 0 || error_ != 0) {  // measuring, or already failed: the bytes go nowhere
+    if (fd_ < 0) written_ += length_;
+    length_ = 0;
+    return error_;
+  }
   std::size_t done = 0;
   while (done < length_) {
-    ssize_t n = ::write(fd_, buffer_ + done, length_ - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno == EPIPE) ::_exit(0);
-      static constexpr char message[] = "bpfbatch: cannot write output\n";
-      (void)!::write(2, message, sizeof(message) - 1);
-      ::_exit(1);
+    const ssize_t n = ::write(fd_, buffer_ + done, length_ - done);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      written_ += static_cast<std::uint64_t>(n);
+      continue;
     }
-    done += static_cast<std::size_t>(n);
+    int err = errno;
+    // A reader's non-blocking pipe (as Node's child_process gives) is not an
+    // error: wait until it can take more.
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      pollfd ready{fd_, POLLOUT, 0};
+      if (::poll(&ready, 1, -1) >= 0) continue;
+      err = errno;
+    }
+    // A signal interrupted a blocked write: go on, unless it asked us to stop.
+    if (err == EINTR && stop_signal() == 0) continue;
+    error_ = err;
+    break;
   }
   length_ = 0;
+  return error_;
 }
 
 }  // namespace bpfbatch::cli

@@ -1,5 +1,7 @@
 // A small buffered writer for the command-line tool: no iostreams (they cost
-// a static binary hundreds of KiB), numbers through std::to_chars.
+// a static binary hundreds of KiB), numbers through std::to_chars, and write
+// errors reported to the caller rather than hidden, so that a drain knows
+// exactly which bytes reached the reader.
 #pragma once
 
 #include <cstddef>
@@ -14,10 +16,14 @@ __extension__ typedef unsigned __int128 wide_sum;
 
 class output {
  public:
+  // Writes to fd; output::measure() writes nowhere and only counts bytes.
   explicit output(int fd) noexcept : fd_(fd) {}
+  static output measure() noexcept { return output(-1); }
   output(const output&) = delete;
   output& operator=(const output&) = delete;
-  ~output() { flush(); }
+  // Flushes what is left; an error then is ignored (callers that care flush
+  // first).
+  ~output() { (void)flush(); }
 
   output& put(std::string_view text) noexcept;
   output& put(char c) noexcept;
@@ -33,15 +39,24 @@ class output {
   // A JSON string with its quotes.
   output& json_string(std::string_view text) noexcept;
 
-  // Writes what is buffered. A reader that went away (EPIPE, when SIGPIPE is
-  // ignored) ends the program quietly with status 0, as `| head` expects;
-  // other write errors end it with a message and status 1.
-  void flush() noexcept;
+  // Writes everything buffered: 0, or the errno that stopped it (EPIPE,
+  // ENOSPC, EIO, ...; EINTR when a signal asked the tool to stop while a
+  // write was blocked). A non-blocking descriptor is waited for with poll(2)
+  // rather than failing with EAGAIN. After an error nothing more is written.
+  int flush() noexcept;
+
+  // Bytes put so far (written or buffered), and bytes write(2) accepted.
+  std::uint64_t position() const noexcept { return written_ + length_; }
+  std::uint64_t written() const noexcept { return written_; }
+  // The errno of the first failed write, or 0.
+  int error() const noexcept { return error_; }
 
  private:
   void reserve(std::size_t n) noexcept;
 
   int fd_;
+  int error_ = 0;
+  std::uint64_t written_ = 0;
   std::size_t length_ = 0;
   char buffer_[1 << 16];
 };

@@ -1,0 +1,13 @@
+// The tool's commands, one function each; main.cpp parses and dispatches.
+#pragma once
+
+#include "arguments.hpp"
+
+namespace bpfbatch::cli {
+
+int run_dump(const arguments& o);   // dump and drain
+int run_info(const arguments& o);
+int run_list(const arguments& o);
+int run_demo(const arguments& o);
+
+}  // namespace bpfbatch::cli

@@ -1,0 +1,154 @@
+#include "common.hpp"
+
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <bpfbatch/error.hpp>
+#include <bpfbatch/possible_cpus.hpp>
+
+#include "output.hpp"
+
+namespace bpfbatch::cli {
+
+namespace {
+
+std::string lowercase_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
+
+// The commands that need CAP_SYS_ADMIN whatever the kernel (map_get_fd_by_id,
+// bpf_obj_get_next_id).
+bool needs_sys_admin(command c) noexcept { return c == command::map_get_fd_by_id || c == command::map_get_next_id; }
+
+bool writes(command c) noexcept {
+  return c == command::map_lookup_and_delete_batch || c == command::map_lookup_and_delete_elem ||
+         c == command::map_update_batch || c == command::map_update_elem || c == command::map_delete_batch ||
+         c == command::map_delete_elem;
+}
+
+std::string explain_permission(command failed) {
+  if (needs_sys_admin(failed))
+    return has_capability(CAP_SYS_ADMIN) ? "operation not permitted" : "permission denied (needs CAP_SYS_ADMIN)";
+  // Kernels before 6.5 with unprivileged BPF disabled want CAP_BPF (or
+  // CAP_SYS_ADMIN) for every command; with it, EPERM is the map's answer.
+  if (!has_capability(CAP_BPF) && !has_capability(CAP_SYS_ADMIN))
+    return "permission denied (needs CAP_BPF or CAP_SYS_ADMIN)";
+  if (writes(failed))
+    return "operation not permitted: the map is frozen, read-only for user space, or opened read-only";
+  return "operation not permitted";
+}
+
+}  // namespace
+
+bool has_capability(int capability) noexcept {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  const auto index = static_cast<unsigned>(capability) / 32;
+  return index < _LINUX_CAPABILITY_U32S_3 && (data[index].effective & (1u << (capability % 32))) != 0;
+}
+
+void print_error(std::string_view text) {
+  output err(2);
+  err.put("bpfbatch: ").put(text).put('\n');
+}
+
+std::string subject_of(const arguments& o) {
+  if (o.selector_kind.empty()) return std::string(o.command);
+  return std::string(o.selector_kind) + " " + escaped(o.selector_value);
+}
+
+std::string describe(std::string_view subject, std::error_code error, const map_info* info, command failed) {
+  std::string text(subject);
+  text += ": ";
+  if (failed != command::none) {
+    text += command_name(failed);
+    text += ": ";
+  }
+  if (error.category() == possible_cpus_category()) return text + "cannot count the possible CPUs: " + error.message();
+  const bool pinned = subject.starts_with("pinned ");
+  switch (error.value()) {
+    case ENOENT:
+      if (pinned && failed == command::none) return text + "no such file";
+      if (subject.starts_with("id ") && failed == command::none) return text + "no such map";
+      if (subject.starts_with("name ") && failed == command::none) return text + "no map has this name";
+      break;
+    case EPERM:
+      return text + explain_permission(failed != command::none ? failed
+                                       : subject.starts_with("id ") || subject.starts_with("name ")
+                                           ? command::map_get_fd_by_id
+                                           : command::obj_get);
+    case EACCES:
+      if (pinned) return text + "permission denied, or not a BPF object";
+      break;
+    case errno_not_supported:
+      if (info != nullptr) return text + "operation not supported for map type " + std::string(map_type_name(info->type));
+      break;
+    case EINVAL:
+      if (info == nullptr && failed == command::none) return text + "not a BPF map";
+      break;
+    default:
+      break;
+  }
+  return text + lowercase_first(error.message());
+}
+
+void fail(std::string_view subject, std::error_code error, const map_info* info, command failed) {
+  print_error(describe(subject, error, info, failed));
+  std::exit(exit_failure);
+}
+
+int finish(output& out, std::string_view subject) {
+  const int err = out.flush();
+  if (err == 0) return 0;
+  if (err == EPIPE) ::_exit(0);
+  print_error(std::string(subject) + ": cannot write output: " + std::strerror(err));
+  return exit_failure;
+}
+
+map open_selected(const arguments& o, access rights) {
+  const std::string subject = subject_of(o);
+  if (o.selector_kind == "id") {
+    auto m = map::open_id(o.id, {rights});
+    if (!m) fail(subject, m.error());
+    return std::move(*m);
+  }
+  if (o.selector_kind == "pinned") {
+    const std::string path(o.selector_value);
+    auto m = map::open_pinned(path.c_str(), {rights});
+    if (!m) fail(subject, m.error());
+    return std::move(*m);
+  }
+  // name: every map whose name matches; more than one is an error that lists
+  // them. Looking maps up by id needs CAP_SYS_ADMIN.
+  std::vector<map> matches;
+  auto id = next_map_id(0);
+  for (; id; id = next_map_id(*id)) {
+    auto m = map::open_id(*id, {rights});
+    if (!m) {
+      if (m.error() == make_error(ENOENT)) continue;  // gone since its id was listed
+      fail(subject, m.error(), nullptr, command::map_get_fd_by_id);
+    }
+    if (m->info().name() == o.selector_value) matches.push_back(std::move(*m));
+  }
+  if (id.error().value() != ENOENT) fail(subject, id.error(), nullptr, command::map_get_next_id);
+  if (matches.empty()) fail(subject, make_error(ENOENT), nullptr, command::none);
+  if (matches.size() > 1) {
+    std::string text = subject + ": " + std::to_string(matches.size()) + " maps have this name:";
+    for (const map& m : matches) text += " id " + std::to_string(m.info().id);
+    text += "; select one with id N";
+    print_error(text);
+    std::exit(exit_failure);
+  }
+  return std::move(matches.front());
+}
+
+}  // namespace bpfbatch::cli

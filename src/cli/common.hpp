@@ -1,0 +1,50 @@
+// What the tool's commands share: opening the map a selector names, and
+// saying what went wrong in words that name the cause.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <bpfbatch/command.hpp>
+#include <bpfbatch/map.hpp>
+#include <bpfbatch/map_info.hpp>
+
+#include "arguments.hpp"
+#include "output.hpp"
+
+namespace bpfbatch::cli {
+
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 2;
+
+// "bpfbatch: " + text + newline on stderr.
+void print_error(std::string_view text);
+
+// What a runtime error is about, for its message: the map's selector as the
+// user wrote it ("pinned /sys/fs/bpf/x", control characters escaped), or a
+// command's name ("list").
+std::string subject_of(const arguments& o);
+
+// One line for an error: "SUBJECT: COMMAND: CAUSE", the cause in words a
+// user can act on (which privilege is missing, a frozen map, a type that
+// cannot do it).
+std::string describe(std::string_view subject, std::error_code error, const map_info* info, command failed);
+
+// Prints describe(...) and exits with status 1.
+[[noreturn]] void fail(std::string_view subject, std::error_code error, const map_info* info = nullptr,
+                       command failed = command::none);
+
+// Opens the map the selector names (parse_arguments made sure there is
+// one), with the rights asked for; on failure prints why and exits.
+map open_selected(const arguments& o, access rights);
+
+// Flushes stdout at the end of a command: 0, or status 1 with a message
+// when it cannot be written. A reader that went away (| head) ends the tool
+// quietly with status 0, as it does cat.
+int finish(output& out, std::string_view subject);
+
+// Whether the process holds a capability in its effective set.
+bool has_capability(int capability) noexcept;
+
+}  // namespace bpfbatch::cli

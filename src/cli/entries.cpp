@@ -1,0 +1,96 @@
+#include "entries.hpp"
+
+#include <cstdint>
+
+namespace bpfbatch::cli {
+
+namespace {
+
+// Word w of element i's value, added up over its CPUs (little-endian words).
+wide_sum sum_of_word(const batch& b, std::size_t i, std::size_t word, std::size_t w) {
+  wide_sum total = 0;
+  for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
+    const auto value = b.value(i, cpu);
+    std::uint64_t part = 0;
+    for (std::size_t byte = 0; byte < word; ++byte)
+      part |= std::uint64_t{std::to_integer<std::uint8_t>(value[w * word + byte])} << (8 * byte);
+    total += part;
+  }
+  return total;
+}
+
+void print_entry_json(output& out, const entry_format& f, const batch& b, std::size_t i) {
+  out.put('{');
+  if (f.info.key_size > 0) out.put("\"key\":").json_bytes(b.key(i)).put(',');
+  if (f.sum_word != 0) {
+    out.put("\"sum\":[");
+    for (std::size_t w = 0; w < b.value_size() / f.sum_word; ++w)
+      (w ? out.put(',') : out).number(sum_of_word(b, i, f.sum_word, w));
+    out.put(']');
+  } else if (f.info.per_cpu_values()) {
+    out.put("\"values\":[");
+    for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
+      if (cpu > 0) out.put(',');
+      out.put("{\"cpu\":").number(std::uint64_t{cpu}).put(",\"value\":").json_bytes(b.value(i, cpu)).put('}');
+    }
+    out.put(']');
+  } else {
+    out.put("\"value\":").json_bytes(b.value(i));
+    if (is_map_in_map(f.info.type))
+      out.put(",\"inner_map_id\":").number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)});
+  }
+  out.put('}');
+}
+
+// bpftool's plain layout (tools/bpf/bpftool/map.c, print_entry_plain).
+void print_entry_plain(output& out, const entry_format& f, const batch& b, std::size_t i) {
+  const map_info& info = f.info;
+  if (f.sum_word != 0) {
+    if (info.key_size > 0) out.put("key: ").hex_bytes(b.key(i)).put("  ");
+    out.put("sum:");
+    for (std::size_t w = 0; w < b.value_size() / f.sum_word; ++w) out.put(' ').number(sum_of_word(b, i, f.sum_word, w));
+    out.put('\n');
+  } else if (!info.per_cpu_values()) {
+    const bool break_names = info.key_size > 16 || info.value_size > 16;
+    const bool single_line = info.key_size + info.value_size <= 24 && !break_names;
+    if (info.key_size > 0) {
+      out.put("key:").put(break_names ? '\n' : ' ').hex_bytes(b.key(i));
+      out.put(single_line ? "  " : "\n");
+    }
+    if (is_map_in_map(info.type)) {
+      out.put("inner_map_id: ").number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)});
+    } else {
+      out.put("value:").put(break_names ? '\n' : ' ').hex_bytes(b.value(i));
+    }
+    out.put('\n');
+  } else {
+    if (info.key_size > 0) out.put("key:\n").hex_bytes(b.key(i)).put('\n');
+    for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
+      out.put("value (CPU ");
+      if (cpu < 10) out.put('0');
+      out.number(std::uint64_t{cpu}).put("):").put(info.value_size > 16 ? '\n' : ' ').hex_bytes(b.value(i, cpu));
+      out.put('\n');
+    }
+  }
+}
+
+}  // namespace
+
+void print_entry(output& out, const entry_format& format, const batch& b, std::size_t i, bool first) {
+  if (format.json) {
+    out.put(first ? '[' : ',');
+    print_entry_json(out, format, b, i);
+  } else {
+    print_entry_plain(out, format, b, i);
+  }
+}
+
+void print_end(output& out, const entry_format& format, std::uint64_t entries) {
+  if (format.json) {
+    out.put(entries == 0 ? "[]\n" : "]\n");
+  } else {
+    out.put("Found ").number(entries).put(entries == 1 ? " element\n" : " elements\n");
+  }
+}
+
+}  // namespace bpfbatch::cli

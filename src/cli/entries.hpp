@@ -1,0 +1,30 @@
+// How the tool prints map entries: bpftool's plain layout and JSON shapes.
+#pragma once
+
+#include <cstddef>
+
+#include <bpfbatch/batch.hpp>
+#include <bpfbatch/map_info.hpp>
+
+#include "output.hpp"
+
+namespace bpfbatch::cli {
+
+struct entry_format {
+  const map_info& info;
+  bool json = false;
+  // --sum: add up each element's per-CPU values in words of this many bytes
+  // (8 or 4); 0 prints the values.
+  std::size_t sum_word = 0;
+};
+
+// Element i of the batch. first: the first entry of the whole output, which
+// in JSON opens the array (later ones are preceded by a comma), so that
+// nothing reaches stdout before the first element.
+void print_entry(output& out, const entry_format& format, const batch& b, std::size_t i, bool first);
+
+// What follows the last entry: "Found N elements" or the JSON array's end
+// (the whole "[]" when there was no entry).
+void print_end(output& out, const entry_format& format, std::uint64_t entries);
+
+}  // namespace bpfbatch::cli

@@ -1,0 +1,176 @@
+// info and list: what maps are, in bpftool's map show field names. Both
+// gather everything before they print, so that an error prints nothing on
+// stdout.
+#include <linux/bpf.h>
+
+#include <charconv>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <bpfbatch/batch_options.hpp>
+#include <bpfbatch/batch_support.hpp>
+#include <bpfbatch/drain.hpp>
+#include <bpfbatch/error.hpp>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "output.hpp"
+
+namespace bpfbatch::cli {
+
+namespace {
+
+// The fields bpftool's map show -j prints, then ours; the object stays open.
+void print_map_json(output& out, const map_info& info) {
+  out.put("{\"id\":").number(std::uint64_t{info.id});
+  out.put(",\"type\":").json_string(map_type_name(info.type));
+  out.put(",\"name\":").json_string(info.name());
+  out.put(",\"flags\":").number(std::uint64_t{info.map_flags});
+  out.put(",\"bytes_key\":").number(std::uint64_t{info.key_size});
+  out.put(",\"bytes_value\":").number(std::uint64_t{info.value_size});
+  out.put(",\"max_entries\":").number(std::uint64_t{info.max_entries});
+  out.put(",\"per_cpu\":").put(info.per_cpu_values() ? "true" : "false");
+  out.put(",\"value_copies\":").number(std::uint64_t{info.value_copies});
+  out.put(",\"value_stride\":").number(info.per_cpu_stride());
+  out.put(",\"bytes_value_in_batch\":").number(info.value_bytes());
+  out.put(",\"default_batch_size\":").number(std::uint64_t{default_batch_size(info)});
+}
+
+void print_map_plain(output& out, const map_info& info) {
+  out.number(std::uint64_t{info.id}).put(": ").put(map_type_name(info.type));
+  if (!info.name().empty()) out.put("  name ").put(info.name());
+  out.put("  flags 0x");
+  char hex[8];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof(hex), info.map_flags, 16);
+  (void)ec;
+  out.put(std::string_view(hex, static_cast<std::size_t>(end - hex)));
+  out.put("\n\tkey ").number(std::uint64_t{info.key_size}).put("B  value ").number(std::uint64_t{info.value_size});
+  out.put("B  max_entries ").number(std::uint64_t{info.max_entries}).put('\n');
+}
+
+struct batch_probe {
+  std::string_view name;
+  command c;
+  std::optional<bool> supported;  // nullopt: the probe could not tell
+};
+
+// The map again with write rights, to probe the writing batch commands
+// without opening anything read-write for what info prints. nullopt where
+// the user may not write it (a read-only pin): those answers are unknown.
+std::optional<map> writable_twin(const arguments& o, const map_info& info) {
+  auto twin = o.selector_kind == "pinned" ? map::open_pinned(std::string(o.selector_value).c_str())
+                                          : map::open_id(info.id);
+  if (!twin || twin->info().id != info.id) return std::nullopt;
+  return std::move(*twin);
+}
+
+std::optional<bool> probe(const map& m, command c) {
+  const auto supported = supports_batch(m, c);
+  if (supported) return true;
+  const int err = supported.error().value();
+  if (err == errno_not_supported || err == EINVAL) return false;
+  return std::nullopt;  // EPERM: this descriptor may not; unknown
+}
+
+std::string_view drain_words(const result<drain_method>& method) {
+  if (!method) return "unknown";
+  switch (*method) {
+    case drain_method::batch_command:
+      return "atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)";
+    case drain_method::pop:
+      return "atomic (pops)";
+    case drain_method::lookup_then_delete:
+      return "lookup then delete (not atomic: a value written in between is deleted unseen)";
+    case drain_method::impossible:
+      return "not possible for this map type";
+  }
+  return "unknown";
+}
+
+std::string_view drain_json_name(drain_method method) {
+  switch (method) {
+    case drain_method::batch_command:
+      return "batch_command";
+    case drain_method::pop:
+      return "pop";
+    case drain_method::lookup_then_delete:
+      return "lookup_then_delete";
+    case drain_method::impossible:
+      return "impossible";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+int run_info(const arguments& o) {
+  map m = open_selected(o, access::read_only);
+  const map_info& info = m.info();
+  batch_probe probes[] = {{"lookup", command::map_lookup_batch, {}},
+                          {"lookup_and_delete", command::map_lookup_and_delete_batch, {}},
+                          {"update", command::map_update_batch, {}},
+                          {"delete", command::map_delete_batch, {}}};
+  const auto writable = writable_twin(o, info);
+  for (batch_probe& p : probes) p.supported = probe(p.c == command::map_lookup_batch || !writable ? m : *writable, p.c);
+  const auto drain = drain_method_of(writable ? *writable : m);
+
+  output out(1);
+  if (o.json) {
+    print_map_json(out, info);
+    out.put(",\"batch\":{");
+    for (std::size_t i = 0; i < std::size(probes); ++i) {
+      out.put(i ? ",\"" : "\"").put(probes[i].name).put("\":");
+      out.put(!probes[i].supported ? "null" : *probes[i].supported ? "true" : "false");
+    }
+    out.put("},\"drain\":");
+    if (drain) {
+      out.json_string(drain_json_name(*drain));
+    } else {
+      out.put("null");
+    }
+    out.put(",\"drain_atomic\":");
+    out.put(drain && (*drain == drain_method::batch_command || *drain == drain_method::pop) ? "true" : "false");
+    out.put("}\n");
+    return finish(out, subject_of(o));
+  }
+  print_map_plain(out, info);
+  out.put("\tvalues: ").number(std::uint64_t{info.value_copies});
+  out.put(info.per_cpu_values() ? " per element (one per possible CPU), each in " : " per element, ");
+  out.number(info.per_cpu_stride()).put(" bytes; ").number(info.value_bytes()).put(" bytes per element in a batch\n");
+  out.put("\tbatch commands:");
+  for (const batch_probe& p : probes)
+    out.put("  ").put(p.name).put(' ').put(!p.supported ? "unknown" : *p.supported ? "yes" : "no");
+  out.put("\n\tdrain: ").put(drain_words(drain)).put('\n');
+  return finish(out, subject_of(o));
+}
+
+int run_list(const arguments& o) {
+  std::vector<map_info> maps;
+  auto id = next_map_id(0);
+  for (; id; id = next_map_id(*id)) {
+    auto m = map::open_id(*id, {access::read_only});
+    if (!m) {
+      if (m.error() == make_error(ENOENT)) continue;  // gone since its id was listed
+      fail("list: map id " + std::to_string(*id), m.error(), nullptr,
+           m.error().category() == bpf_category() ? command::map_get_fd_by_id : command::none);
+    }
+    maps.push_back(m->info());
+  }
+  if (id.error().value() != ENOENT) fail("list", id.error(), nullptr, command::map_get_next_id);
+  output out(1);
+  if (o.json) out.put('[');
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    if (o.json) {
+      if (i > 0) out.put(',');
+      print_map_json(out, maps[i]);
+      out.put('}');
+    } else {
+      print_map_plain(out, maps[i]);
+    }
+  }
+  if (o.json) out.put("]\n");
+  return finish(out, "list");
+}
+
+}  // namespace bpfbatch::cli

@@ -1,0 +1,322 @@
+// The readers: mmap copy, batch commands, key walk, pops and drain walk.
+#include "readers.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <initializer_list>
+
+#include "kernel_rules.hpp"
+#include "sizes.hpp"
+#include "syscall.hpp"
+
+namespace bpfbatch::detail {
+
+namespace {
+
+// The resume token: a u32 bucket index for the hash family
+// (__htab_map_lookup_and_delete_batch), the last key for the generic path
+// (generic_map_lookup_batch). Every token starts with 4 bytes that can never
+// be 0xffffffff: a bucket index is below n_buckets, an array index below
+// max_entries, an LPM trie's prefixlen at most 128 bits plus data. So a token
+// buffer poisoned with 0xffffffff before a call shows whether the kernel
+// wrote it, which it does exactly when it also wrote count (the hash path's
+// after_loop, the generic path after copying an element). An error that
+// stopped earlier, or one a seccomp filter injected, leaves count as we set
+// it, and then count must not be believed.
+constexpr std::uint32_t token_poison = 0xffffffff;
+
+void poison(std::byte* token) noexcept { std::memcpy(token, &token_poison, sizeof(token_poison)); }
+
+bool kernel_wrote(const std::byte* token) noexcept {
+  std::uint32_t head;
+  std::memcpy(&head, token, sizeof(head));
+  return head != token_poison;
+}
+
+std::byte* key_slot(read_context& c, std::uint32_t i) noexcept {
+  return c.buffers.keys().data() + std::size_t{i} * c.info.key_size;
+}
+
+std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
+  return c.buffers.values().data() + std::size_t{i} * static_cast<std::size_t>(c.info.value_bytes());
+}
+
+}  // namespace
+
+read_step mapped_array_reader::step(read_context& c) noexcept {
+  if (next >= c.info.max_entries) return read_step::end();
+  const std::uint32_t count = std::min(c.capacity, c.info.max_entries - next);
+  mapping.copy(next, count, c.buffers.keys().data(), c.buffers.values().data());
+  next += count;
+  return {count, next >= c.info.max_entries, {}, command::none};
+}
+
+read_step batch_command_reader::step(read_context& c) noexcept {
+  while (true) {
+    const std::size_t token_size = c.buffers.token().size() / 2;
+    std::byte* in_token = c.buffers.token().data() + (in_first ? 0 : token_size);
+    std::byte* out_token = c.buffers.token().data() + (in_first ? token_size : 0);
+    std::uint32_t count = call_size;
+    poison(out_token);
+    // in_batch is NULL only on the first call: a zeroed token is not "the
+    // start" (on an array it skips element 0).
+    const int err = sys::map_batch(batch_command, c.fd, have_token ? in_token : nullptr, out_token,
+                                   c.buffers.keys().data(), c.buffers.values().data(), count, c.options.elem_flags);
+    ++c.stats.syscalls;
+    const bool wrote = kernel_wrote(out_token);
+    if (wrote) {
+      in_first = !in_first;
+      have_token = true;
+    }
+    // Elements come with 0 and with every error that left through the
+    // kernel's copy-out (ENOENT at the end; EBUSY, EDEADLK, ETIMEDOUT, ENOMEM
+    // from a bucket): a drain has already deleted them, so they are yielded
+    // before the error counts.
+    const std::uint32_t copied = err == 0 || wrote ? count : 0;
+    if (copied > call_size) return read_step::failure(EPROTO, batch_command);
+    if (copied > 0) retries = 0;
+
+    // 0 with fewer elements than asked is not the end: the hash path stops
+    // before a bucket that would not fit. Only ENOENT ends.
+    if (err == 0) {
+      call_size = c.capacity;
+      if (copied > 0) return {copied, false, {}, command::none};
+      continue;
+    }
+    if (err == ENOENT) return {copied, true, {}, command::none};
+    if (err == ENOSPC && copied == 0) {
+      if (auto grow_error = grow_for_bucket(c)) return {0, true, grow_error, batch_command};
+      continue;
+    }
+    if (is_passing(err) && retries < max_busy_retries) {
+      ++retries;
+      ++c.stats.busy_retries;
+      wait_before_retry(err);
+      // The elements in hand go out first; the next step resumes from the token.
+      if (copied > 0) return {copied, false, {}, command::none};
+      continue;
+    }
+    // No such batch command here: the walk takes over, if nothing was read.
+    if (c.options.method == iteration::automatic && !have_token && batch_unsupported(err, c.fd, batch_command)) {
+      unsupported = true;
+      return {};
+    }
+    return {copied, true, make_error(err), batch_command};
+  }
+}
+
+// The next hash bucket holds more elements than call_size. Nothing was
+// copied or deleted, and out_batch holds that bucket's index: retry from
+// there with room for it, then go back to the requested size.
+std::error_code batch_command_reader::grow_for_bucket(read_context& c) noexcept {
+  const std::uint32_t limit = std::min(max_batch_elements(c.info), std::max(c.info.max_entries, 1u));
+  const std::uint32_t wanted = call_size > limit / 2 ? limit : call_size * 2;
+  if (wanted <= call_size) return make_error(ENOSPC);
+  auto grown = c.buffers.reserve(c.info, wanted);
+  if (!grown) return grown.error();
+  if (*grown <= call_size) return make_error(ENOSPC);  // borrowed memory holds no more
+  c.token_at = c.buffers.token().data();               // growing owned buffers moves them
+  call_size = *grown;
+  ++c.stats.no_space_retries;
+  return {};
+}
+
+read_step key_walk_reader::step(read_context& c) noexcept {
+  std::byte* saved_key = c.buffers.token().data();
+  const std::byte* previous = started ? saved_key : nullptr;  // NULL asks for the first key
+  std::uint32_t count = 0;
+  while (count < c.capacity) {
+    std::byte* key = key_slot(c, count);
+    int err = with_retries([&] { return sys::map_get_next_key(c.fd, previous, key); }, &c.stats);
+    if (err == ENOENT) return {count, true, {}, command::none};
+    if (err != 0) return {count, true, make_error(err), command::map_get_next_key};
+    // The next key follows this one even if it is deleted before the lookup.
+    previous = key;
+    err = with_retries([&] { return sys::map_lookup_elem(c.fd, key, value_slot(c, count), c.options.elem_flags); },
+                       &c.stats);
+    // Deleted between GET_NEXT_KEY and LOOKUP_ELEM: not an element any more.
+    if (err == ENOENT) continue;
+    if (err != 0) return {count, true, make_error(err), command::map_lookup_elem};
+    ++count;
+  }
+  // The next batch overwrites the key slots: keep the last key apart.
+  std::memmove(saved_key, previous, c.info.key_size);
+  started = true;
+  return {count, false, {}, command::none};
+}
+
+read_step pop_reader::step(read_context& c) noexcept {
+  std::uint32_t count = 0;
+  while (count < c.capacity) {
+    const int err = with_retries(
+        [&] { return sys::map_lookup_and_delete_elem(c.fd, nullptr, value_slot(c, count), c.options.elem_flags); },
+        &c.stats);
+    if (err == ENOENT) return {count, true, {}, command::none};
+    if (err != 0) return {count, true, make_error(err), command::map_lookup_and_delete_elem};
+    ++count;
+  }
+  return {count, false, {}, command::none};
+}
+
+// Taking the next key before removing the current one keeps the walk linear:
+// GET_NEXT_KEY from a key that is gone starts again from the first key
+// (htab_map_get_next_key, trie_get_next_key). Elements removed before an
+// error are yielded before it is reported: none is lost.
+read_step drain_walk_reader::step(read_context& c) noexcept {
+  std::byte* saved_key = c.buffers.token().data();  // the key to remove next
+  if (!started) {
+    const int err = with_retries([&] { return sys::map_get_next_key(c.fd, nullptr, saved_key); }, &c.stats);
+    if (err == ENOENT) return read_step::end();
+    if (err != 0) return read_step::failure(err, command::map_get_next_key);
+    started = true;
+  }
+  std::uint32_t count = 0;
+  while (count < c.capacity && !at_end) {
+    std::byte* key = key_slot(c, count);
+    std::memcpy(key, saved_key, c.info.key_size);
+    int err = with_retries([&] { return sys::map_get_next_key(c.fd, key, saved_key); }, &c.stats);
+    if (err == ENOENT) {
+      at_end = true;
+    } else if (err != 0) {
+      return {count, true, make_error(err), command::map_get_next_key};
+    }
+    command failed = command::none;
+    err = remove(c, key, value_slot(c, count), failed);
+    if (err == 0) {
+      ++count;
+    } else if (err != ENOENT) {  // ENOENT: someone else removed it first
+      return {count, true, make_error(err), failed};
+    }
+  }
+  return {count, at_end, {}, command::none};
+}
+
+// Removes one element, its value copied to `value` first.
+// BPF_MAP_LOOKUP_AND_DELETE_ELEM does both at once for hash maps since 5.14;
+// elsewhere (an LPM trie, older kernels: 524 or EINVAL) it is a lookup and a
+// delete, which no kernel command makes atomic: a value written in between
+// is deleted unseen (see drain_method::lookup_then_delete). An element
+// deleted by someone else in between is not ours (ENOENT).
+int drain_walk_reader::remove(read_context& c, const std::byte* key, std::byte* value, command& failed) noexcept {
+  const std::uint64_t flags = c.options.elem_flags;
+  if (atomic_remove) {
+    failed = command::map_lookup_and_delete_elem;
+    const int err = with_retries([&] { return sys::map_lookup_and_delete_elem(c.fd, key, value, flags); }, &c.stats);
+    if (err != errno_not_supported && err != EINVAL) return err;
+    atomic_remove = false;
+  }
+  failed = command::map_lookup_elem;
+  const int err = with_retries([&] { return sys::map_lookup_elem(c.fd, key, value, flags); }, &c.stats);
+  if (err != 0) return err;
+  // DELETE_ELEM takes no flags: BPF_F_LOCK belongs to the lookup only.
+  failed = command::map_delete_elem;
+  return with_retries([&] { return sys::map_delete_elem(c.fd, key); }, &c.stats);
+}
+
+reader::reader(read_context& context, command batch_command) noexcept
+    : c_(context), strategy_(strategy::batch_commands), batches_{batch_command, context.capacity} {
+  const bool drain = batch_command == command::map_lookup_and_delete_batch;
+  // An array made with BPF_F_MMAPABLE: its values are read from a read-only
+  // mapping, in batches of the same size, with no bpf(2) call. Only plain
+  // lookups (BPF_F_LOCK needs a spin lock, which bpf_map_mmap refuses).
+  // Where mmap refuses, the batch commands give the kernel's answer (a
+  // write-only descriptor: EPERM).
+  if (!drain && c_.options.method == iteration::automatic && c_.options.elem_flags == 0) {
+    mapped_.mapping = array_mapping::open(c_.fd, c_.info);
+    if (mapped_.mapping) {
+      strategy_ = strategy::mapped_array;
+      c_.stats.memory_mapped = true;
+      return;
+    }
+  }
+  if (c_.options.method == iteration::key_walk) {
+    strategy_ = walk_strategy();
+    c_.stats.walked = true;
+  }
+}
+
+reader::strategy reader::walk_strategy() const noexcept {
+  if (batches_.batch_command == command::map_lookup_batch) return strategy::key_walk;
+  return is_queue_or_stack(c_.info.type) ? strategy::pops : strategy::drain_walk;
+}
+
+read_step reader::next() noexcept {
+  // The buffers must be where the iteration left them: a caller that moved or
+  // replaced them meanwhile would have the kernel write into memory it no
+  // longer holds. Stop before any call instead.
+  if (c_.buffers.token().data() != c_.token_at) return read_step::failure(EINVAL, command::none);
+  switch (strategy_) {
+    case strategy::mapped_array:
+      return mapped_.step(c_);
+    case strategy::batch_commands: {
+      read_step step = batches_.step(c_);
+      if (!batches_.unsupported) return step;
+      strategy_ = walk_strategy();
+      c_.stats.walked = true;
+      return next();
+    }
+    case strategy::key_walk:
+      return key_walk_.step(c_);
+    case strategy::pops:
+      return pops_.step(c_);
+    case strategy::drain_walk:
+      return drain_walk_.step(c_);
+  }
+  return read_step::failure(EINVAL, command::none);
+}
+
+namespace {
+
+// Whether the kernel can write the first and the last byte of each region:
+// a read(2) into it answers EFAULT where it cannot, with no signal (a store
+// of our own into a read-only page would be SIGSEGV). A pipe rather than
+// /dev/zero: a scratch container may have no /dev.
+int kernel_can_write(std::initializer_list<std::span<std::byte>> regions) noexcept {
+  int pipe_ends[2];
+  if (::pipe2(pipe_ends, O_CLOEXEC) != 0) return errno;
+  int result = 0;
+  for (const auto& region : regions) {
+    if (region.empty()) continue;
+    for (std::byte* at : {region.data(), region.data() + region.size() - 1}) {
+      const char byte = 0;
+      if (::write(pipe_ends[1], &byte, 1) != 1 || ::read(pipe_ends[0], at, 1) != 1) result = errno;
+      if (result != 0) break;
+    }
+    if (result != 0) break;
+  }
+  ::close(pipe_ends[0]);
+  ::close(pipe_ends[1]);
+  return result;
+}
+
+}  // namespace
+
+result<std::uint32_t> prepare(const map_info& info, const batch_options& options, batch_buffers& buffers,
+                              bool drain) noexcept {
+  if (drain ? !can_be_drained(info.type) : !can_be_listed(info.type)) return make_error(errno_not_supported);
+  // No call returns more than max_entries elements: a larger size only costs memory.
+  const std::uint32_t requested = options.batch_size != 0
+                                      ? std::min(options.batch_size, std::max(info.max_entries, 1u))
+                                      : default_batch_size(info);
+  if (requested > max_batch_elements(info)) return make_error(EOVERFLOW);
+  auto reserved = buffers.reserve(info, requested);
+  if (!reserved) return reserved.error();
+  // Borrowed buffers too small for one element (or for the tokens).
+  if (*reserved == 0) return make_error(ENOBUFS);
+  // A drain must not learn of unwritable memory from the kernel's EFAULT,
+  // which comes after the elements were deleted (kernel-facts.md).
+  if (drain && buffers.borrowed()) {
+    const std::uint64_t value_bytes = std::uint64_t{*reserved} * info.value_bytes();
+    const int err = kernel_can_write({buffers.keys().first(std::size_t{*reserved} * info.key_size),
+                                      buffers.values().first(static_cast<std::size_t>(value_bytes)),
+                                      buffers.token().first(static_cast<std::size_t>(token_bytes(info)))});
+    if (err != 0) return make_error(err);
+  }
+  return *reserved;
+}
+
+}  // namespace bpfbatch::detail
