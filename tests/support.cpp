@@ -338,6 +338,20 @@ bool drop_all_capabilities() {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
+bool drop_capabilities(std::initializer_list<int> capabilities) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  for (int cap : capabilities) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return false;
+    const std::uint32_t bit = 1u << (cap % 32);
+    data[cap / 32].effective &= ~bit;
+    data[cap / 32].permitted &= ~bit;
+    data[cap / 32].inheritable &= ~bit;
+  }
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
 // operator new replacement that counts.
 std::atomic<std::uint64_t> allocation_count{0};
 std::uint64_t allocations() { return allocation_count.load(); }

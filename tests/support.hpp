@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -92,6 +93,10 @@ int freeze(int fd);
 // Drops every capability for good while staying uid 0 (the bounding set, so
 // that execve cannot restore them, then every capability set).
 bool drop_all_capabilities();
+
+// Drops these capabilities for good (bounding set, then every set), keeping
+// the others.
+bool drop_capabilities(std::initializer_list<int> capabilities);
 
 // Counts operator new calls in this test binary.
 std::uint64_t allocations();

@@ -1,5 +1,10 @@
 // The bpfbatch tool, run as a user runs it, on maps the tests create and pin.
 #include <fcntl.h>
+#include <pty.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -14,137 +19,16 @@
 #include <string>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "json.hpp"
 #include "support.hpp"
 
 using namespace bpfbatch;
+using namespace cli_support;
 
 namespace {
 
 __extension__ typedef unsigned __int128 wide_number;
-
-struct run_result {
-  int status = -1;  // the exit status, or 128 + signal
-  std::string out;
-  std::string err;
-};
-
-struct run_options {
-  bool without_capabilities = false;  // uid 0 with every capability dropped
-  bool stdout_closed = false;         // stdout is a pipe nobody reads
-  bool ignore_sigpipe = false;        // SIGPIPE ignored, so writes fail with EPIPE
-};
-
-std::string slurp(int fd) {
-  std::string text;
-  char buffer[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<std::size_t>(n));
-  return text;
-}
-
-run_result run_program(const std::string& program, const std::vector<std::string>& args,
-                       run_options options = {}) {
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  if (options.stdout_closed) ::close(out_pipe[0]);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::signal(SIGPIPE, options.ignore_sigpipe ? SIG_IGN : SIG_DFL);
-    if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
-    std::vector<char*> argv{const_cast<char*>(program.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  run_result r;
-  if (!options.stdout_closed) {
-    r.out = slurp(out_pipe[0]);
-    ::close(out_pipe[0]);
-  }
-  r.err = slurp(err_pipe[0]);
-  ::close(err_pipe[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string cli_path() {
-  const char* path = std::getenv("BPFBATCH_CLI");
-  REQUIRE_MESSAGE(path != nullptr, "BPFBATCH_CLI names the bpfbatch binary (meson test sets it)");
-  return path;
-}
-
-run_result cli(const std::vector<std::string>& args, run_options options = {}) {
-  return run_program(cli_path(), args, options);
-}
-
-// bpftool, where installed; CI installs it and sets BPFBATCH_REQUIRE_BPFTOOL=1.
-std::string bpftool_path() {
-  for (const char* p : {"/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool"})
-    if (::access(p, X_OK) == 0) return p;
-  const char* required = std::getenv("BPFBATCH_REQUIRE_BPFTOOL");
-  if (required != nullptr && *required != '\0' && std::strcmp(required, "0") != 0)
-    FAIL("bpftool is required (BPFBATCH_REQUIRE_BPFTOOL) but not installed");
-  return {};
-}
-
-support::bytes bytes_of(const json::value& array) {
-  support::bytes out;
-  for (const auto& item : array.items) {
-    REQUIRE(item.type == json::value::kind::string);
-    REQUIRE(item.text.size() == 4);
-    REQUIRE(item.text.substr(0, 2) == "0x");
-    out.push_back(static_cast<std::byte>(std::strtoul(item.text.c_str() + 2, nullptr, 16)));
-  }
-  return out;
-}
-
-// Entries of a bpftool-shaped JSON dump, as key -> per-CPU values.
-support::contents entries_of(const std::string& text) {
-  auto parsed = json::parse(text);
-  INFO("JSON: ", text.substr(0, 300));
-  REQUIRE(parsed.has_value());
-  REQUIRE(parsed->type == json::value::kind::array);
-  support::contents out;
-  for (const auto& entry : parsed->items) {
-    support::bytes key;
-    if (const auto* k = entry.find("key")) key = bytes_of(*k);
-    std::vector<support::bytes> values;
-    if (const auto* v = entry.find("value")) {
-      values.push_back(bytes_of(*v));
-    } else {
-      const auto* per_cpu = entry.find("values");
-      REQUIRE(per_cpu != nullptr);
-      for (std::size_t cpu = 0; cpu < per_cpu->items.size(); ++cpu) {
-        const auto& item = per_cpu->items[cpu];
-        REQUIRE(item.find("cpu") != nullptr);
-        CHECK(item.find("cpu")->number == static_cast<double>(cpu));
-        values.push_back(bytes_of(*item.find("value")));
-      }
-    }
-    CHECK(out.emplace(key, values).second);
-  }
-  return out;
-}
-
-struct pinned_map {
-  map m;
-  std::string path;
-  pinned_map(map mm, const std::string& name) : m(std::move(mm)), path(support::bpffs_dir() + "/" + name) {
-    ::unlink(path.c_str());
-    REQUIRE(support::pin(m.fd(), path) == 0);
-  }
-  ~pinned_map() { ::unlink(path.c_str()); }
-};
 
 support::contents library_contents(const map& m) {
   auto gen = lookup_batches(m);
@@ -463,4 +347,176 @@ TEST_CASE("demo creates, fills and times its own maps") {
   CHECK(r.out.find("read through mmap") != std::string::npos);
   CHECK(r.out.find("filled with 3000 entries") != std::string::npos);
   CHECK(r.out.find("faster") != std::string::npos);
+}
+
+TEST_CASE("info says how a drain removes the map's entries") {
+  REQUIRE_KERNEL();
+  const bool hash_batches = support::kernel_has_batch(map_type::hash, command::map_lookup_and_delete_batch);
+  struct expectation {
+    map_type type;
+    std::uint32_t key_size, flags;
+    const char* plain;
+    const char* json;
+  };
+  for (const expectation& e :
+       {expectation{map_type::hash, 4, 0,
+                    hash_batches ? "drain: atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)" : "drain: lookup then delete",
+                    hash_batches ? "batch_command" : "lookup_then_delete"},
+        expectation{map_type::lpm_trie, 8, BPF_F_NO_PREALLOC, "drain: lookup then delete (not atomic",
+                    "lookup_then_delete"},
+        expectation{map_type::queue, 0, 0, "drain: atomic (pops)", "pop"},
+        expectation{map_type::array, 4, 0, "drain: not possible for this map type", "impossible"}}) {
+    INFO(map_type_name(e.type));
+    pinned_map p(support::create(e.type, e.key_size, 8, 16, e.flags), "cli_info_drain");
+    auto plain = cli({"info", "pinned", p.path});
+    CHECK(plain.status == 0);
+    CHECK(plain.out.find(e.plain) != std::string::npos);
+    auto json = cli({"info", "pinned", p.path, "-j"});
+    REQUIRE(json.status == 0);
+    auto v = json::parse(json.out);
+    REQUIRE(v);
+    REQUIRE(v->find("drain") != nullptr);
+    CHECK(v->find("drain")->text == e.json);
+  }
+}
+
+namespace {
+
+// A pin its owner may only read (0444), and a tool that runs as that owner
+// without CAP_DAC_OVERRIDE: file permissions apply.
+run_options as_reader_of_0444_pin() {
+  return {.before_exec = [] {
+    if (!support::drop_capabilities({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER})) ::_exit(121);
+  }};
+}
+
+}  // namespace
+
+TEST_CASE("a pin the user may read but not write dumps, and the drain alone is refused") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::hash, 4, 8, 100), "cli_read_only_pin");
+  support::fill(p.m, 50);
+  REQUIRE(::chmod(p.path.c_str(), 0444) == 0);
+  const auto before = support::reference_walk(p.m.fd());
+  auto dump = cli({"dump", "pinned", p.path, "-j"}, as_reader_of_0444_pin());
+  INFO(dump.err);
+  CHECK(dump.status == 0);
+  CHECK(entries_of(dump.out) == before);
+  auto info = cli({"info", "pinned", p.path}, as_reader_of_0444_pin());
+  CHECK(info.status == 0);
+  CHECK(info.out.find("update unknown") != std::string::npos);  // no writable descriptor to probe with
+  auto drain = cli({"drain", "pinned", p.path}, as_reader_of_0444_pin());
+  CHECK(drain.status == 1);
+  CHECK(drain.out.empty());
+  CHECK(drain.err.find("permission denied") != std::string::npos);
+  CHECK(support::reference_walk(p.m.fd()) == before);
+}
+
+TEST_CASE("dumping a map that has no entries to list fails before printing anything") {
+  REQUIRE_KERNEL();
+  for (map_type type : {map_type::queue, map_type::stack, map_type::ringbuf}) {
+    const bool ringbuf = type == map_type::ringbuf;
+    pinned_map p(support::create(type, 0, ringbuf ? 0 : 8, ringbuf ? 4096 : 8), "cli_keyless");
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, std::vector<std::string>{"-j"}, std::vector<std::string>{"--count"}}) {
+      std::vector<std::string> args{"dump", "pinned", p.path};
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto r = cli(args);
+      INFO(map_type_name(type), " ", extra.empty() ? "" : extra[0], ": ", r.err);
+      CHECK(r.status == 1);
+      CHECK(r.out.empty());
+      CHECK(r.err.find("operation not supported for map type " + std::string(map_type_name(type))) !=
+            std::string::npos);
+    }
+  }
+  // A drain of a bloom filter, which cannot remove anything, too.
+  pinned_map bloom(support::create(map_type::bloom_filter, 0, 8, 8), "cli_bloom");
+  auto r = cli({"drain", "pinned", bloom.path, "-j"});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("EPERM from a frozen map as root names the frozen map, not a missing capability") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::hash, 4, 8, 10), "cli_frozen");
+  support::fill(p.m, 5);
+  REQUIRE(support::freeze(p.m.fd()) == 0);
+  auto r = cli({"drain", "pinned", p.path});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("operation not permitted: the map is frozen") != std::string::npos);
+  CHECK(r.err.find("CAP_") == std::string::npos);
+  CHECK(support::reference_walk(p.m.fd()).size() == 5);
+}
+
+TEST_CASE("looking maps up by name or listing them without CAP_SYS_ADMIN says so, in one clean line") {
+  REQUIRE_KERNEL();
+  auto named = cli({"dump", "name", "any_name"}, {.without_capabilities = true});
+  CHECK(named.status == 1);
+  CHECK(named.err == "bpfbatch: name any_name: BPF_MAP_GET_NEXT_ID: permission denied (needs CAP_SYS_ADMIN)\n");
+  auto listed = cli({"list"}, {.without_capabilities = true});
+  CHECK(listed.status == 1);
+  CHECK(listed.out.empty());
+  CHECK(listed.err == "bpfbatch: list: BPF_MAP_GET_NEXT_ID: permission denied (needs CAP_SYS_ADMIN)\n");
+}
+
+TEST_CASE("control characters in a path are escaped in runtime errors too") {
+  REQUIRE_KERNEL();
+  const std::string path = support::bpffs_dir() + "/no\nsuch\x1b[2Jpin";
+  auto r = cli({"dump", "pinned", path});
+  CHECK(r.status == 1);
+  CHECK(r.err == "bpfbatch: pinned " + support::bpffs_dir() + "/no\\x0asuch\\x1b[2Jpin: no such file\n");
+}
+
+TEST_CASE("without a readable CPU list, per-CPU maps fail with an error naming the file, and list fails whole") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::percpu_hash, 4, 8, 10), "cli_no_cpus");
+  // A mount namespace of its own where /sys/devices/system/cpu is empty.
+  auto hide_cpu_list = [] {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", "/sys/devices/system/cpu", "tmpfs", 0, nullptr) != 0)
+      ::_exit(122);
+  };
+  auto dump = cli({"dump", "pinned", p.path}, {.before_exec = hide_cpu_list});
+  CHECK(dump.status == 1);
+  CHECK(dump.out.empty());
+  CHECK(dump.err == "bpfbatch: pinned " + p.path +
+                        ": cannot count the possible CPUs: /sys/devices/system/cpu/possible: No such file or "
+                        "directory\n");
+  auto list = cli({"list"}, {.before_exec = hide_cpu_list});
+  CHECK(list.status == 1);
+  CHECK(list.out.empty());
+  CHECK(list.err.find("/sys/devices/system/cpu/possible: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("under a small address-space limit the demo fails with a message, never an abort") {
+  REQUIRE_KERNEL();
+  auto r = cli({"demo", "--entries", "100000"}, {.before_exec = [] {
+                 struct rlimit limit {7000 << 10, 7000 << 10};
+                 ::setrlimit(RLIMIT_AS, &limit);
+               }});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("bpfbatch: ") != std::string::npos);
+}
+
+TEST_CASE("the progress counter stays off when stdout and stderr are the same terminal") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::hash, 4, 8, 400'000), "cli_progress");
+  support::fill(p.m, 400'000);
+  int master = -1, slave = -1;
+  REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+  int err_fd = -1;
+  const pid_t pid = start_cli({"dump", "pinned", p.path, "--method", "walk"}, slave, err_fd,
+                              [slave] { ::dup2(slave, 2); });
+  ::close(slave);
+  ::close(err_fd);
+  std::string text;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::read(master, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(master);
+  CHECK(wait_status(pid) == 0);
+  CHECK(text.find("Found 400000 elements") != std::string::npos);
+  CHECK(text.find("bpfbatch: read") == std::string::npos);
 }

@@ -463,3 +463,18 @@ TEST_CASE("a write-only descriptor cannot be read, in batches or by the walk") {
     CHECK(gen.error().value() == EPERM);
   }
 }
+
+TEST_CASE("maps without keys to list are refused before any call: lookups of queues, stacks, bloom filters, ring buffers") {
+  REQUIRE_KERNEL();
+  for (map_type type : {map_type::queue, map_type::stack, map_type::bloom_filter, map_type::ringbuf}) {
+    INFO(map_type_name(type));
+    const bool ringbuf = type == map_type::ringbuf;
+    map m = support::create(type, 0, ringbuf ? 0 : 8, ringbuf ? 4096 : 16);
+    iteration_stats stats;
+    auto gen = lookup_batches(m, {.stats = &stats});
+    for (const batch& b : gen) (void)b;
+    CHECK(gen.error().value() == errno_not_supported);
+    CHECK(gen.failed_command() == command::none);
+    CHECK(stats.syscalls == 0);
+  }
+}

@@ -1,9 +1,15 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <string>
 
+#include "faults.hpp"
 #include "support.hpp"
 
 using namespace bpfbatch;
@@ -246,4 +252,77 @@ TEST_CASE("next_map_id walks every map id in ascending order") {
   CHECK(id.error().value() == ENOENT);  // the end of the ids
   CHECK(seen_a);
   CHECK(seen_b);
+}
+
+TEST_CASE("a map name the kernel would cut short is EINVAL, not truncated") {
+  REQUIRE_KERNEL();
+  map_spec spec;
+  spec.type = map_type::hash;
+  spec.key_size = 4;
+  spec.value_size = 4;
+  spec.max_entries = 1;
+  spec.name = "fifteen_chars__";
+  auto fits = map::create(spec);
+  REQUIRE(fits);
+  CHECK(fits->info().name() == "fifteen_chars__");
+  spec.name = "sixteen_chars___";
+  CHECK(map::create(spec).error().value() == EINVAL);
+  const char with_nul[] = "before\0after";
+  spec.name = std::string_view(with_nul, sizeof(with_nul) - 1);
+  CHECK(map::create(spec).error().value() == EINVAL);
+}
+
+namespace {
+
+bool kernel_before(int major, int minor) {
+  struct utsname name {};
+  REQUIRE(::uname(&name) == 0);
+  int a = 0, b = 0;
+  std::sscanf(name.release, "%d.%d", &a, &b);
+  return a < major || (a == major && b < minor);
+}
+
+}  // namespace
+
+TEST_CASE("map::create raises only the soft RLIMIT_MEMLOCK, and only where the kernel charges it") {
+  REQUIRE_KERNEL();
+  const bool charged = kernel_before(5, 11);
+  CHECK(support::in_child([&] {
+          struct rlimit limit {64 << 10, 4 << 20};
+          if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return std::string("setrlimit");
+          map_spec spec;
+          spec.type = map_type::array;
+          spec.key_size = 4;
+          spec.value_size = 1024;
+          spec.max_entries = 512;  // half a MiB, preallocated: past the soft limit where it is charged
+          auto m = map::create(spec);
+          if (!m) return "create: " + m.error().message();
+          ::getrlimit(RLIMIT_MEMLOCK, &limit);
+          if (limit.rlim_max != (4u << 20)) return std::string("the hard limit changed");
+          if (limit.rlim_cur != (charged ? (4u << 20) : (64u << 10)))
+            return "the soft limit is " + std::to_string(limit.rlim_cur);
+          return std::string();
+        }) == "");
+}
+
+TEST_CASE("an EPERM for want of CAP_BPF leaves the hard RLIMIT_MEMLOCK alone") {
+  REQUIRE_KERNEL();
+  CHECK(support::in_child([&] {
+          struct rlimit limit {1 << 20, 1 << 20};
+          if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return std::string("setrlimit");
+          // CAP_SYS_RESOURCE stays: it would let a library raise the hard limit.
+          if (!support::drop_capabilities({CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_ADMIN}))
+            return std::string("dropping capabilities");
+          map_spec spec;
+          spec.type = map_type::hash;
+          spec.key_size = 4;
+          spec.value_size = 8;
+          spec.max_entries = 4;
+          auto m = map::create(spec);
+          if (m || m.error().value() != EPERM) return std::string("create was not EPERM");
+          ::getrlimit(RLIMIT_MEMLOCK, &limit);
+          if (limit.rlim_max != (1u << 20) || limit.rlim_cur != (1u << 20))
+            return "the limit became " + std::to_string(limit.rlim_cur) + "/" + std::to_string(limit.rlim_max);
+          return std::string();
+        }) == "");
 }

@@ -33,3 +33,11 @@ TEST_CASE("possible_cpus agrees with glibc's count of configured CPUs") {
   CHECK(*count == support::libc_possible_cpus());
   CHECK(*possible_cpus() == *count);  // cached, same answer
 }
+
+TEST_CASE("an error reading the CPU list names the file and keeps its errno") {
+  const std::error_code error(ENOENT, possible_cpus_category());
+  CHECK(error.message() == "/sys/devices/system/cpu/possible: No such file or directory");
+  CHECK(error == std::errc::no_such_file_or_directory);
+  CHECK(error.value() == ENOENT);
+  CHECK(error != make_error(ENOENT));  // not to be mistaken for a missing map
+}

@@ -361,3 +361,91 @@ TEST_CASE("a map type without update and delete batches is written element by el
   CHECK(deleted.applied == 40);
   CHECK(count_elements(m) == 20);
 }
+
+TEST_CASE("delete_batch with BPF_F_LOCK element by element deletes: DELETE_ELEM gets no flags") {
+  REQUIRE_KERNEL();
+  map m = support::create_spin_lock_map(map_type::hash, 32);
+  std::vector<std::uint32_t> keys;
+  std::vector<support::spin_value> values;
+  for (std::uint32_t i = 0; i < 32; ++i) {
+    keys.push_back(i);
+    values.push_back({i, 0, i, i});
+  }
+  REQUIRE(update_batch(m, keys, values));
+  auto deleted = delete_batch(m, keys, {.elem_flags = BPF_F_LOCK, .method = iteration::key_walk});
+  CHECK(deleted);
+  CHECK(deleted.applied == 32);
+  CHECK(count_elements(m) == 0);
+}
+
+TEST_CASE("only_new or only_existing with iteration::batch is EINVAL before any call") {
+  REQUIRE_KERNEL();
+  map m = support::create(map_type::hash, 4, 8, 10);
+  std::vector<std::uint32_t> keys{1, 2, 3};
+  std::vector<std::uint64_t> values{1, 2, 3};
+  for (update_mode mode : {update_mode::only_new, update_mode::only_existing}) {
+    auto w = update_batch(m, keys, values, {.mode = mode, .method = iteration::batch});
+    CHECK(w.error.value() == EINVAL);
+    CHECK(w.failed_command == command::none);
+    CHECK(w.applied == 0);
+  }
+  CHECK(count_elements(m) == 0);
+}
+
+TEST_CASE("update_batch pushes the values of key-less maps, given no keys") {
+  REQUIRE_KERNEL();
+  for (map_type type : {map_type::queue, map_type::stack}) {
+    INFO(map_type_name(type));
+    map m = support::create(type, 0, 8, 8);
+    std::vector<std::uint64_t> values{10, 20, 30};
+    std::vector<std::uint32_t> no_keys;
+    auto w = update_batch(m, no_keys, values);
+    CHECK(w);
+    CHECK(w.applied == 3);
+    CHECK(update_batch(m, std::span<const std::byte>(), std::as_bytes(std::span(values))).applied == 3);
+    // Full: the sixth push of 8 pushes fails with E2BIG after exactly two.
+    auto full = update_batch(m, no_keys, values);
+    CHECK(full.error.value() == E2BIG);
+    CHECK(full.applied == 2);
+    // A key for a key-less map, or a mode it cannot honour: EINVAL, no call.
+    CHECK(update_batch(m, std::vector<std::uint32_t>{1}, std::vector<std::uint64_t>{1}).error.value() == EINVAL);
+    CHECK(update_batch(m, no_keys, values, {.mode = update_mode::only_new}).error.value() == EINVAL);
+    CHECK(delete_batch(m, std::span<const std::byte>()).error.value() == EINVAL);
+    std::vector<std::uint64_t> popped;
+    auto gen = lookup_and_delete_batches(m);
+    for (const batch& b : gen)
+      for (std::size_t i = 0; i < b.size(); ++i) popped.push_back(*b.value_as<std::uint64_t>(i));
+    const std::vector<std::uint64_t> fifo{10, 20, 30, 10, 20, 30, 10, 20};
+    const std::vector<std::uint64_t> lifo{20, 10, 30, 20, 10, 30, 20, 10};
+    CHECK(popped == (type == map_type::queue ? fifo : lifo));
+  }
+  map bloom = support::create(map_type::bloom_filter, 0, 8, 64);
+  std::vector<std::uint64_t> values{1, 2, 3};
+  CHECK(update_batch(bloom, std::vector<std::uint32_t>{}, values).applied == 3);
+}
+
+TEST_CASE("byte ranges (std::string, std::vector<std::uint8_t>) hold packed keys, not one key per byte") {
+  REQUIRE_KERNEL();
+  map m = support::create(map_type::hash, 4, 8, 10);
+  std::vector<std::uint8_t> keys{1, 0, 0, 0, 2, 0, 0, 0};
+  std::string values(16, '\0');
+  values[0] = 7;
+  values[8] = 9;
+  auto w = update_batch(m, keys, values);
+  CHECK(w);
+  CHECK(w.applied == 2);
+  auto contents = support::reference_walk(m.fd());
+  CHECK(contents.size() == 2);
+  CHECK(contents.at(support::key_bytes(4, 2))[0][0] == std::byte{9});
+  // A byte count that is no whole number of keys is EINVAL.
+  CHECK(delete_batch(m, std::vector<std::uint8_t>{1, 0, 0}).error.value() == EINVAL);
+  CHECK(delete_batch(m, std::string("\x01\x00\x00\x00", 4)).applied == 1);
+}
+
+TEST_CASE("deleting from a plain array is refused before any call, naming no command") {
+  REQUIRE_KERNEL();
+  map m = support::create(map_type::array, 4, 8, 4);
+  auto d = delete_batch(m, std::vector<std::uint32_t>{0, 1});
+  CHECK(d.error.value() == errno_not_supported);
+  CHECK(d.failed_command == command::none);
+}

@@ -1,0 +1,279 @@
+// The API cannot be made to corrupt memory: temporaries, moved-from objects,
+// copies of views, interleaved iterations and sizes that wrap in 32 bits are
+// refused or harmless.
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "faults.hpp"
+#include "guarded.hpp"
+#include "sizes.hpp"
+#include "support.hpp"
+
+using namespace bpfbatch;
+
+namespace {
+
+template <class M>
+concept can_read = requires(M&& m) { lookup_batches(std::forward<M>(m)); };
+template <class M>
+concept can_read_into = requires(M&& m, batch_buffers& b) { lookup_batches(std::forward<M>(m), b); };
+template <class M>
+concept can_drain = requires(M&& m) { lookup_and_delete_batches(std::forward<M>(m)); };
+template <class M>
+concept can_drain_into = requires(M&& m, batch_buffers& b) { lookup_and_delete_batches(std::forward<M>(m), b); };
+
+// A temporary map would close its descriptor before the first batch: every
+// generator entry point refuses it at compile time.
+static_assert(can_read<map&> && can_read<const map&> && can_drain<map&> && can_drain<const map&>);
+static_assert(!can_read<map> && !can_read<map&&> && !can_read<const map&&>);
+static_assert(!can_read_into<map> && !can_drain<map> && !can_drain_into<map>);
+static_assert(!can_drain<result<map>&&> && !can_read<result<map>&&>);
+
+// A batch is a view that cannot outlive its data through a copy, and only the
+// library makes one (its count is never trusted from a caller).
+static_assert(!std::is_copy_constructible_v<batch> && !std::is_copy_assignable_v<batch>);
+static_assert(!std::is_move_constructible_v<batch>);
+static_assert(!std::is_constructible_v<batch, const map_info&, std::span<const std::byte>,
+                                       std::span<const std::byte>, std::size_t>);
+static_assert(!std::is_default_constructible_v<batch>);
+static_assert(std::is_nothrow_move_constructible_v<owned_batch> && !std::is_copy_constructible_v<owned_batch>);
+
+map filled_hash(std::uint32_t n, std::uint32_t max_entries = 0) {
+  map m = support::create(map_type::hash, 4, 8, max_entries ? max_entries : n);
+  support::fill(m, n);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("a generator keeps reading its own map after the map object is closed and its number reused") {
+  REQUIRE_KERNEL();
+  std::optional<map> first(filled_hash(300));
+  const auto first_contents = support::reference_walk(first->fd());
+  const int number = first->fd();
+  auto gen = lookup_and_delete_batches(*first, {.batch_size = 50});
+  first.reset();  // closes the caller's descriptor
+  map second = filled_hash(200);
+  CHECK(second.fd() == number);  // the kernel reuses the lowest free number
+  const auto second_contents = support::reference_walk(second.fd());
+  auto got = support::collect(gen);
+  CHECK_FALSE(gen.error());
+  CHECK(got == first_contents);
+  CHECK(support::reference_walk(second.fd()) == second_contents);  // untouched
+}
+
+TEST_CASE("a batch_buffers object moved from is empty and can be used again") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(1000);
+  batch_buffers a;
+  REQUIRE(a.reserve(m.info(), 512));
+  const std::byte* memory = a.keys().data();
+  batch_buffers b(std::move(a));
+  CHECK(b.keys().data() == memory);
+  CHECK(a.keys().empty());  // NOLINT(bugprone-use-after-move): the state is specified
+  CHECK(a.values().empty());
+  CHECK(a.token().empty());
+  CHECK_FALSE(a.borrowed());
+  // The next reserve on the moved-from object allocates anew (it read freed
+  // memory before).
+  auto grown = a.reserve(m.info(), 2048);
+  REQUIRE(grown);
+  CHECK(*grown == 2048);
+  CHECK(a.keys().size() >= 2048 * 4);
+  auto again = lookup_batches(m, a);
+  CHECK(support::collect(again).size() == 1000);
+  batch_buffers c;
+  c = std::move(b);
+  CHECK(c.keys().data() == memory);
+  CHECK(b.keys().empty());  // NOLINT(bugprone-use-after-move)
+  auto third = lookup_batches(m, c);
+  CHECK(support::collect(third).size() == 1000);
+}
+
+TEST_CASE("a second iteration on buffers another one still uses stops with EBUSY and touches nothing") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(500);
+  batch_buffers buffers;
+  auto first = lookup_and_delete_batches(m, buffers, {.batch_size = 100});
+  auto it = first.begin();
+  REQUIRE(it != first.end());
+  const std::size_t first_batch = it->size();
+  const std::vector<std::byte> keys_in_hand(it->keys().begin(), it->keys().end());
+  iteration_stats stats;
+  auto second = lookup_batches(m, buffers, {.stats = &stats});
+  for (const batch& b : second) (void)b;
+  CHECK(second.error().value() == EBUSY);
+  CHECK(second.failed_command() == command::none);
+  CHECK(stats.syscalls == 0);
+  // The first one's batch still shows what it showed.
+  CHECK(std::equal(keys_in_hand.begin(), keys_in_hand.end(), it->keys().begin(), it->keys().end()));
+  std::size_t total = first_batch;
+  for (++it; it != first.end(); ++it) total += it->size();
+  CHECK(total == 500);
+  // Once the first generator is gone, the buffers are free again.
+  auto third = lookup_batches(m, buffers);
+  for (const batch& b : third) (void)b;
+  CHECK_FALSE(third.error());
+}
+
+TEST_CASE("buffers moved away under a running drain stop it before its next call, losing nothing") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(500);
+  const auto before = support::reference_walk(m.fd());
+  batch_buffers buffers;
+  auto gen = lookup_and_delete_batches(m, buffers, {.batch_size = 100});
+  auto it = gen.begin();
+  REQUIRE(it != gen.end());
+  std::set<support::bytes> yielded;
+  for (std::size_t i = 0; i < it->size(); ++i) yielded.emplace(it->key(i).begin(), it->key(i).end());
+  batch_buffers stolen(std::move(buffers));
+  for (++it; it != gen.end(); ++it) FAIL("a batch after the buffers were moved");
+  CHECK(gen.error().value() == EINVAL);
+  CHECK(gen.failed_command() == command::none);
+  const auto left = support::reference_walk(m.fd());
+  CHECK(left.size() + yielded.size() == before.size());
+}
+
+TEST_CASE("a copy kept with owned_batch holds still while the generator moves on") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(300);
+  auto gen = lookup_batches(m, {.batch_size = 100});
+  std::vector<owned_batch> kept;
+  std::vector<std::vector<std::byte>> keys_then;
+  for (const batch& b : gen) {
+    auto copy = owned_batch::copy_of(b);
+    REQUIRE(copy);
+    keys_then.emplace_back(b.keys().begin(), b.keys().end());
+    kept.push_back(std::move(*copy));  // moves keep the bytes where they are
+  }
+  REQUIRE(kept.size() == keys_then.size());
+  std::size_t total = 0;
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    const batch& b = kept[k].view();
+    CHECK(std::equal(b.keys().begin(), b.keys().end(), keys_then[k].begin(), keys_then[k].end()));
+    for (std::size_t i = 0; i < b.size(); ++i) CHECK(b.value_as<std::uint64_t>(i).has_value());
+    total += kept[k].size();
+  }
+  CHECK(total == 300);
+  owned_batch moved = std::move(kept.front());
+  CHECK(kept.front().size() == 0);  // NOLINT(bugprone-use-after-move): the state is specified
+  CHECK(kept.front().view().key(0).empty());
+  CHECK(moved.size() == 100);
+}
+
+TEST_CASE("an explicit batch size larger than the map is capped at max_entries") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(1000);
+  // 100,000,000 u32/u64 elements would be 1.2 GB of buffers; under a 512 MiB
+  // address-space limit that was ENOMEM.
+  CHECK(support::in_child([&] {
+          struct rlimit limit {512ul << 20, 512ul << 20};
+          if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("setrlimit");
+          for (std::uint32_t size : {100'000'000u, UINT32_MAX}) {
+            batch_buffers buffers;
+            auto gen = lookup_batches(m, buffers, {.batch_size = size});
+            std::size_t n = 0;
+            for (const batch& b : gen) n += b.size();
+            if (gen.error()) return "batch size " + std::to_string(size) + ": " + gen.error().message();
+            if (n != 1000) return std::string("not every element");
+            if (buffers.values().size() > 64 * 1024) return std::string("buffers larger than the map");
+          }
+          return std::string();
+        }) == "");
+}
+
+TEST_CASE("buffer sizes that would wrap a 32-bit size_t are ENOMEM, never a small block") {
+  // plan() with a 32-bit address space: 3 GiB of keys and 2 GiB of values
+  // sum past 2^32 and would wrap to 1 GiB.
+  const std::uint64_t four_gib = std::uint64_t{1} << 32;
+  auto wrapped = detail::block_layout::plan(8, 3ull << 30, 2ull << 30, four_gib - 1);
+  CHECK(wrapped.error().value() == ENOMEM);
+  auto fits = detail::block_layout::plan(8, 1ull << 30, 1ull << 30, four_gib - 1);
+  REQUIRE(fits);
+  CHECK(fits->allocation >= (2ull << 30));
+  // Sums at the top of 64 bits do not wrap either.
+  CHECK(detail::block_layout::plan(8, UINT64_MAX - 10, 64).error().value() == ENOMEM);
+  CHECK(detail::block_layout::plan(UINT64_MAX, 0, 0).error().value() == ENOMEM);
+
+  // reserve() with sizes no real map has: the products pass 64 bits or the
+  // address space, and the answer is ENOMEM without an allocation.
+  map_info huge;
+  huge.type = map_type::percpu_hash;
+  huge.key_size = UINT32_MAX;
+  huge.value_size = UINT32_MAX;
+  huge.value_copies = UINT32_MAX;
+  batch_buffers buffers;
+  CHECK(buffers.reserve(huge, UINT32_MAX).error().value() == ENOMEM);
+  CHECK(buffers.keys().empty());
+  huge.type = map_type::hash;
+  huge.value_copies = 1;
+  CHECK(buffers.reserve(huge, 1u << 31).error().value() == ENOMEM);
+  CHECK(huge.value_bytes() == UINT32_MAX);  // 64-bit sizes: no wrap in per_cpu_stride
+  map_info per_cpu;
+  per_cpu.type = map_type::percpu_array;
+  per_cpu.value_size = UINT32_MAX;
+  per_cpu.value_copies = 2;
+  CHECK(per_cpu.per_cpu_stride() == (std::uint64_t{1} << 32));  // rounded up past 32 bits, not to 0
+  CHECK(per_cpu.value_bytes() == (std::uint64_t{1} << 33));
+}
+
+TEST_CASE("a drain into borrowed memory the kernel cannot write fails with EFAULT before deleting anything") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(200);
+  const auto before = support::reference_walk(m.fd());
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  for (int read_only_part = 0; read_only_part < 3; ++read_only_part) {
+    INFO("read-only: ", read_only_part == 0 ? "keys" : read_only_part == 1 ? "values" : "token");
+    void* pages = ::mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(pages != MAP_FAILED);
+    auto* bytes = static_cast<std::byte*>(pages);
+    std::span<std::byte> keys(bytes, page), values(bytes + page, page), token(bytes + 2 * page, 64);
+    REQUIRE(::mprotect(bytes + read_only_part * page, page, PROT_READ) == 0);
+    auto buffers = batch_buffers::borrow(keys, values, token);
+    iteration_stats stats;
+    auto gen = lookup_and_delete_batches(m, buffers, {.stats = &stats});
+    for (const batch& b : gen) (void)b;
+    CHECK(gen.error().value() == EFAULT);
+    CHECK(gen.failed_command() == command::none);
+    CHECK(stats.syscalls == 0);
+    CHECK(support::reference_walk(m.fd()) == before);
+    ::munmap(pages, 3 * page);
+  }
+}
+
+TEST_CASE("a drain into writable borrowed memory still works") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(200);
+  std::vector<std::byte> keys(64 * 4), values(64 * 8), token(16);
+  auto buffers = batch_buffers::borrow(keys, values, token);
+  auto gen = lookup_and_delete_batches(m, buffers);
+  CHECK(support::collect(gen).size() == 200);
+  CHECK_FALSE(gen.error());
+  CHECK(support::reference_walk(m.fd()).empty());
+}
+
+TEST_CASE("a second loop over a drain after a break continues: no element is delivered twice") {
+  REQUIRE_KERNEL();
+  map m = filled_hash(100);
+  auto gen = lookup_and_delete_batches(m, {.batch_size = 10});
+  std::multiset<std::uint32_t> delivered;
+  for (const batch& b : gen) {
+    for (std::size_t i = 0; i < b.size(); ++i) delivered.insert(*b.key_as<std::uint32_t>(i));
+    break;
+  }
+  for (const batch& b : gen)
+    for (std::size_t i = 0; i < b.size(); ++i) delivered.insert(*b.key_as<std::uint32_t>(i));
+  CHECK_FALSE(gen.error());
+  CHECK(delivered.size() == 100);
+  CHECK(std::set<std::uint32_t>(delivered.begin(), delivered.end()).size() == 100);
+  CHECK(support::reference_walk(m.fd()).empty());
+}
