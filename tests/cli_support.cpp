@@ -18,25 +18,40 @@ std::string slurp(int fd) {
   return text;
 }
 
-run_result run_program(const std::string& program, const std::vector<std::string>& args, run_options options) {
-  int out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  if (options.stdout_closed) ::close(out_pipe[0]);
+namespace {
+
+// Forks a child whose stdout and stderr are these descriptors, runs
+// `prepare` in it, and executes the program.
+pid_t spawn(const std::string& program, const std::vector<std::string>& args, int stdout_fd, int stderr_fd,
+            const std::function<void()>& prepare) {
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    ::dup2(options.stdout_fd >= 0 ? options.stdout_fd : out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::signal(SIGPIPE, options.ignore_sigpipe ? SIG_IGN : SIG_DFL);
-    if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
-    if (options.before_exec) options.before_exec();
+    ::dup2(stdout_fd, 1);
+    ::dup2(stderr_fd, 2);
+    ::signal(SIGPIPE, SIG_DFL);
+    if (prepare) prepare();
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+}  // namespace
+
+run_result run_program(const std::string& program, const std::vector<std::string>& args, run_options options) {
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  if (options.stdout_closed) ::close(out_pipe[0]);
+  const pid_t pid = spawn(program, args, options.stdout_fd >= 0 ? options.stdout_fd : out_pipe[1], err_pipe[1], [&] {
+    if (options.ignore_sigpipe) ::signal(SIGPIPE, SIG_IGN);
+    if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
+    if (options.before_exec) options.before_exec();
+  });
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   run_result r;
@@ -46,9 +61,7 @@ run_result run_program(const std::string& program, const std::vector<std::string
   }
   r.err = slurp(err_pipe[0]);
   ::close(err_pipe[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.status = wait_status(pid);
   return r;
 }
 
@@ -89,20 +102,7 @@ pid_t start_cli(const std::vector<std::string>& args, int stdout_fd, int& err_fd
                 const std::function<void()>& before_exec) {
   int err_pipe[2];
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-  const std::string program = cli_path();
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(stdout_fd, 1);
-    ::dup2(err_pipe[1], 2);
-    ::signal(SIGPIPE, SIG_DFL);
-    if (before_exec) before_exec();
-    std::vector<char*> argv{const_cast<char*>(program.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
+  const pid_t pid = spawn(cli_path(), args, stdout_fd, err_pipe[1], before_exec);
   ::close(err_pipe[1]);
   err_fd = err_pipe[0];
   return pid;

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace support {
 
@@ -92,6 +93,23 @@ bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c) {
   INFO("probing ", bpfbatch::command_name(c), " on ", bpfbatch::map_type_name(type), ": ", supported.error().message());
   REQUIRE((supported || err == bpfbatch::errno_not_supported || err == EINVAL));
   return known[{type, c}] = static_cast<bool>(supported);
+}
+
+bool kernel_has_map_type(bpfbatch::map_type type) {
+  static std::map<bpfbatch::map_type, bool> known;
+  if (auto found = known.find(type); found != known.end()) return found->second;
+  const bool keyless = type == bpfbatch::map_type::bloom_filter || type == bpfbatch::map_type::queue ||
+                       type == bpfbatch::map_type::stack;
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_type = static_cast<std::uint32_t>(type);
+  const bool ringbuf = type == bpfbatch::map_type::ringbuf;
+  attr.key_size = keyless || ringbuf ? 0 : 4;
+  attr.value_size = ringbuf ? 0 : 8;
+  attr.max_entries = ringbuf ? 4096 : 4;
+  const long fd = raw_bpf(BPF_MAP_CREATE, attr);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return known[type] = fd >= 0;
 }
 
 bytes key_bytes(std::uint32_t key_size, std::uint64_t i) {
@@ -247,22 +265,47 @@ int pin(int fd, const std::string& path) {
   return raw_bpf(BPF_OBJ_PIN, attr) == 0 ? 0 : errno;
 }
 
+namespace {
+
+// The BPF filesystem the tests pin into, and what to undo at exit: the
+// directory of this process, and the mount when the tests made it.
+struct bpffs_place {
+  std::string base;
+  std::string dir;
+  bool mounted = false;
+  bpffs_place() = default;
+  bpffs_place(bpffs_place&& other) noexcept
+      : base(std::move(other.base)), dir(std::exchange(other.dir, {})), mounted(other.mounted) {}
+  ~bpffs_place() {
+    if (dir.empty()) return;
+    ::rmdir(dir.c_str());
+    if (mounted) {
+      ::umount2(base.c_str(), MNT_DETACH);
+      ::rmdir(base.c_str());
+    }
+  }
+};
+
+}  // namespace
+
 std::string bpffs_dir() {
-  static const std::string dir = [] {
+  static const bpffs_place place = [] {
     constexpr long bpf_fs_magic = 0xcafe4a11;
     struct statfs fs {};
-    std::string base = "/sys/fs/bpf";
-    if (::statfs(base.c_str(), &fs) != 0 || fs.f_type != bpf_fs_magic) {
+    bpffs_place p;
+    p.base = "/sys/fs/bpf";
+    if (::statfs(p.base.c_str(), &fs) != 0 || fs.f_type != bpf_fs_magic) {
       char tmpl[] = "/tmp/bpfbatch-bpffs-XXXXXX";
       REQUIRE(::mkdtemp(tmpl) != nullptr);
-      base = tmpl;
-      REQUIRE(::mount("bpf", base.c_str(), "bpf", 0, nullptr) == 0);
+      p.base = tmpl;
+      REQUIRE(::mount("bpf", p.base.c_str(), "bpf", 0, nullptr) == 0);
+      p.mounted = true;
     }
-    std::string d = base + "/bpfbatch-test-" + std::to_string(::getpid());
-    REQUIRE((::mkdir(d.c_str(), 0700) == 0 || errno == EEXIST));
-    return d;
+    p.dir = p.base + "/bpfbatch-test-" + std::to_string(::getpid());
+    REQUIRE((::mkdir(p.dir.c_str(), 0700) == 0 || errno == EEXIST));
+    return p;
   }();
-  return dir;
+  return place.dir;
 }
 
 int load_spin_lock_btf() {
@@ -321,6 +364,19 @@ bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_en
   INFO("creating a spin-lock map: ", m.error().message());
   REQUIRE(m);
   return std::move(*m);  // the map keeps its own reference to the BTF
+}
+
+std::vector<std::uint32_t> fill_spin_lock_map(const bpfbatch::map& m, std::uint32_t n) {
+  std::vector<std::uint32_t> keys;
+  std::vector<spin_value> values;
+  for (std::uint32_t k = 0; k < n; ++k) {
+    keys.push_back(k);
+    values.push_back({k, 0, k * 2, k * 3});
+  }
+  auto written = bpfbatch::update_batch(m, keys, values);
+  INFO(written.error.message());
+  REQUIRE(written.applied == n);
+  return keys;
 }
 
 int freeze(int fd) {

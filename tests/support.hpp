@@ -48,6 +48,10 @@ bpfbatch::map create(bpfbatch::map_type type, std::uint32_t key_size, std::uint3
 // this says yes and the fallback walk where it says no: they never skip.
 bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c = bpfbatch::command::map_lookup_batch);
 
+// Whether this kernel has the map type (bloom filters arrived in 5.16),
+// probed once by creating a small one.
+bool kernel_has_map_type(bpfbatch::map_type type);
+
 // Deterministic test data: key i, and the value of key i on one CPU.
 bytes key_bytes(std::uint32_t key_size, std::uint64_t i);
 bytes value_bytes(std::uint32_t value_size, std::uint64_t i, std::uint32_t cpu);
@@ -86,6 +90,9 @@ struct spin_value {
 };
 // A HASH or ARRAY map with u32 keys and spin_value values (BTF-described).
 bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_entries);
+
+// Writes keys 0..n-1 with values {k, 0, 2k, 3k} (update_batch) and returns the keys.
+std::vector<std::uint32_t> fill_spin_lock_map(const bpfbatch::map& m, std::uint32_t n);
 
 // BPF_MAP_FREEZE: the map becomes read-only for user space.
 int freeze(int fd);

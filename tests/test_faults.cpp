@@ -222,13 +222,7 @@ TEST_CASE("a drain walk whose lookup fails names BPF_MAP_LOOKUP_ELEM, and loses 
 TEST_CASE("delete_batch's element fallback never passes BPF_F_LOCK to BPF_MAP_DELETE_ELEM") {
   REQUIRE_KERNEL();
   map m = support::create_spin_lock_map(map_type::hash, 64);
-  std::vector<std::uint32_t> keys;
-  std::vector<support::spin_value> values;
-  for (std::uint32_t k = 0; k < 40; ++k) {
-    keys.push_back(k);
-    values.push_back({k, 0, k * 2, k * 3});
-  }
-  REQUIRE(update_batch(m, keys, values));
+  const auto keys = support::fill_spin_lock_map(m, 40);
   CHECK(support::in_child([&] {
           expectations e;
           // No delete batch here (as for a map type without one): the

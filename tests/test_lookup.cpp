@@ -288,8 +288,24 @@ TEST_CASE("BPF_F_LOCK on a map without a spin lock reaches error() as EINVAL") {
 
 TEST_CASE("a batch size whose values would pass 32 bits is EOVERFLOW, before any call") {
   REQUIRE_KERNEL();
-  // Values of 1 MiB in a hash that allocates nothing until filled.
-  map m = support::create(map_type::hash, 4, 1 << 20, 10'000, BPF_F_NO_PREALLOC);
+  // Values of 1 MiB in a hash that allocates nothing until filled: only a
+  // map of more than 4 GiB can have such a batch, since batch sizes are
+  // capped at max_entries.
+  map_spec spec;
+  spec.type = map_type::hash;
+  spec.key_size = 4;
+  spec.value_size = 1 << 20;
+  spec.max_entries = 10'000;
+  spec.map_flags = BPF_F_NO_PREALLOC;
+  auto created = map::create(spec);
+  if (!created && created.error().value() == E2BIG) {
+    // Kernels before 5.11 charge the whole map at creation and refuse one
+    // past 4 GiB (htab_map_alloc's cost check): no batch can pass 32 bits.
+    MESSAGE("this kernel refuses maps larger than 4 GiB: nothing to overflow");
+    return;
+  }
+  REQUIRE(created);
+  const map& m = *created;
   iteration_stats stats;
   auto gen = lookup_batches(m, {.batch_size = 4096, .stats = &stats});
   for (const batch& b : gen) (void)b;
@@ -468,6 +484,7 @@ TEST_CASE("maps without keys to list are refused before any call: lookups of que
   REQUIRE_KERNEL();
   for (map_type type : {map_type::queue, map_type::stack, map_type::bloom_filter, map_type::ringbuf}) {
     INFO(map_type_name(type));
+    if (!support::kernel_has_map_type(type)) continue;  // bloom filters: 5.16 on
     const bool ringbuf = type == map_type::ringbuf;
     map m = support::create(type, 0, ringbuf ? 0 : 8, ringbuf ? 4096 : 16);
     iteration_stats stats;

@@ -365,13 +365,7 @@ TEST_CASE("a map type without update and delete batches is written element by el
 TEST_CASE("delete_batch with BPF_F_LOCK element by element deletes: DELETE_ELEM gets no flags") {
   REQUIRE_KERNEL();
   map m = support::create_spin_lock_map(map_type::hash, 32);
-  std::vector<std::uint32_t> keys;
-  std::vector<support::spin_value> values;
-  for (std::uint32_t i = 0; i < 32; ++i) {
-    keys.push_back(i);
-    values.push_back({i, 0, i, i});
-  }
-  REQUIRE(update_batch(m, keys, values));
+  const auto keys = support::fill_spin_lock_map(m, 32);
   auto deleted = delete_batch(m, keys, {.elem_flags = BPF_F_LOCK, .method = iteration::key_walk});
   CHECK(deleted);
   CHECK(deleted.applied == 32);
@@ -419,9 +413,11 @@ TEST_CASE("update_batch pushes the values of key-less maps, given no keys") {
     const std::vector<std::uint64_t> lifo{20, 10, 30, 20, 10, 30, 20, 10};
     CHECK(popped == (type == map_type::queue ? fifo : lifo));
   }
-  map bloom = support::create(map_type::bloom_filter, 0, 8, 64);
-  std::vector<std::uint64_t> values{1, 2, 3};
-  CHECK(update_batch(bloom, std::vector<std::uint32_t>{}, values).applied == 3);
+  if (support::kernel_has_map_type(map_type::bloom_filter)) {  // 5.16 on
+    map bloom = support::create(map_type::bloom_filter, 0, 8, 64);
+    std::vector<std::uint64_t> values{1, 2, 3};
+    CHECK(update_batch(bloom, std::vector<std::uint32_t>{}, values).applied == 3);
+  }
 }
 
 TEST_CASE("byte ranges (std::string, std::vector<std::uint8_t>) hold packed keys, not one key per byte") {

@@ -14,6 +14,7 @@
 #include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -54,6 +55,12 @@ int main(void) {
     snprintf(line, sizeof line, "BPFBATCH-VM-KERNEL %s\n", u.release);
     say(line);
   }
+
+  /* A service manager gives BPF services an unlimited RLIMIT_MEMLOCK
+   * (LimitMEMLOCK=infinity); kernels before 5.11 charge map memory to it,
+   * and bpfbatch raises only the soft limit, up to this hard one. */
+  struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+  setrlimit(RLIMIT_MEMLOCK, &unlimited);
 
   char *argv[64];
   int argc = 0;
