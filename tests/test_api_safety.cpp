@@ -164,10 +164,12 @@ TEST_CASE("a copy kept with owned_batch holds still while the generator moves on
     total += kept[k].size();
   }
   CHECK(total == 300);
+  const std::size_t first_size = kept.front().size();  // up to 100: a hash batch can be short
   owned_batch moved = std::move(kept.front());
   CHECK(kept.front().size() == 0);  // NOLINT(bugprone-use-after-move): the state is specified
   CHECK(kept.front().view().key(0).empty());
-  CHECK(moved.size() == 100);
+  CHECK(moved.size() == first_size);
+  CHECK(moved.view().size() == first_size);
 }
 
 TEST_CASE("an explicit batch size larger than the map is capped at max_entries") {
