@@ -26,7 +26,12 @@ bool is_command(std::string_view command) {
 // BPF_OBJ_NAME_LEN is 16 bytes with the terminating NUL.
 constexpr std::size_t max_map_name = 15;
 
-std::string quoted(std::string_view text) { return "'" + escaped(text) + "'"; }
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  out += escaped(text);
+  out += '\'';
+  return out;
+}
 
 // Why the options given do not fit the command, or empty.
 std::string misplaced_option(std::string_view command, unsigned given) {
