@@ -12,6 +12,7 @@
 
 #include <bpfbatch/error.hpp>
 
+#include "buffers_claim.hpp"
 #include "sizes.hpp"
 
 namespace bpfbatch {
@@ -40,17 +41,29 @@ batch_buffers::batch_buffers(batch_buffers&& other) noexcept
       keys_(std::exchange(other.keys_, {})),
       values_(std::exchange(other.values_, {})),
       token_(std::exchange(other.token_, {})),
-      borrowed_(std::exchange(other.borrowed_, false)) {}
+      borrowed_(std::exchange(other.borrowed_, false)),
+      claim_(std::exchange(other.claim_, nullptr)) {
+  if (claim_ != nullptr) claim_->follow(this);
+}
 
 batch_buffers& batch_buffers::operator=(batch_buffers&& other) noexcept {
   if (this != &other) {
+    // The memory given up here may be what an iteration reads into: it
+    // stops before its next call.
+    if (claim_ != nullptr) claim_->follow(nullptr);
     memory_ = std::move(other.memory_);
     keys_ = std::exchange(other.keys_, {});
     values_ = std::exchange(other.values_, {});
     token_ = std::exchange(other.token_, {});
     borrowed_ = std::exchange(other.borrowed_, false);
+    claim_ = std::exchange(other.claim_, nullptr);
+    if (claim_ != nullptr) claim_->follow(this);
   }
   return *this;
+}
+
+batch_buffers::~batch_buffers() {
+  if (claim_ != nullptr) claim_->follow(nullptr);
 }
 
 batch_buffers batch_buffers::borrow(std::span<std::byte> keys, std::span<std::byte> values,
@@ -64,6 +77,11 @@ batch_buffers batch_buffers::borrow(std::span<std::byte> keys, std::span<std::by
 }
 
 result<std::uint32_t> batch_buffers::reserve(const map_info& info, std::uint32_t elements) noexcept {
+  if (claim_ != nullptr) return make_error(EBUSY);
+  return make_room(info, elements);
+}
+
+result<std::uint32_t> batch_buffers::make_room(const map_info& info, std::uint32_t elements) noexcept {
   std::uint64_t key_need = 0, value_need = 0;
   if (!detail::multiply(elements, info.key_size, key_need) ||
       !detail::multiply(elements, info.value_bytes(), value_need))

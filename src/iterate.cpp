@@ -10,33 +10,11 @@
 #include <bpfbatch/lookup.hpp>
 
 #include "batch_generator_promise.hpp"
+#include "buffers_claim.hpp"
 #include "kernel_rules.hpp"
 #include "readers.hpp"
 
 namespace bpfbatch {
-
-namespace detail {
-
-// Marks a batch_buffers object as used by one iteration for as long as that
-// iteration lives, so that a second one cannot grow (move) the memory the
-// first one's batch still shows.
-struct buffers_claim {
-  explicit buffers_claim(batch_buffers& buffers) noexcept
-      : buffers_(buffers.in_use_ ? nullptr : &buffers) {
-    if (buffers_ != nullptr) buffers_->in_use_ = true;
-  }
-  buffers_claim(const buffers_claim&) = delete;
-  buffers_claim& operator=(const buffers_claim&) = delete;
-  ~buffers_claim() {
-    if (buffers_ != nullptr) buffers_->in_use_ = false;
-  }
-  explicit operator bool() const noexcept { return buffers_ != nullptr; }
-
- private:
-  batch_buffers* buffers_;
-};
-
-}  // namespace detail
 
 namespace {
 
@@ -50,22 +28,23 @@ batch_generator iterate(command batch_command, unique_fd fd, int dup_error, map_
   if (!fd) co_return stop_reason{make_error(dup_error), command::none};
   batch_buffers own_buffers;
   batch_buffers& buffers = caller_buffers != nullptr ? *caller_buffers : own_buffers;
-  const detail::buffers_claim claim(buffers);
-  if (!claim) co_return stop_reason{make_error(EBUSY), command::none};
+  detail::buffers_claim claim(buffers);
+  if (claim.owner() == nullptr) co_return stop_reason{make_error(EBUSY), command::none};
   iteration_stats ignored;
   iteration_stats& stats = options.stats != nullptr ? *options.stats : ignored;
 
   const bool drain = batch_command == command::map_lookup_and_delete_batch;
-  const auto capacity = detail::prepare(info, options, buffers, drain);
+  const auto capacity = detail::prepare(info, options, claim, drain);
   if (!capacity) co_return stop_reason{capacity.error(), command::none};
-  detail::read_context context{fd.get(), info, options, buffers, stats, *capacity, buffers.token().data()};
+  detail::read_context context{fd.get(), info, options, claim, stats, *capacity};
   detail::reader reader(context, batch_command);
   while (true) {
     const detail::read_step step = reader.next();
     if (step.count > 0) {
       ++stats.batches;
       stats.elements += step.count;
-      const batch current = detail::batch_access::make(info, buffers.keys(), buffers.values(), step.count);
+      const batch_buffers& holder = context.buffers();  // where the memory is now
+      const batch current = detail::batch_access::make(info, holder.keys(), holder.values(), step.count);
       co_yield current;
     }
     if (step.finished) co_return stop_reason{step.error, step.failed};

@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
@@ -16,6 +19,28 @@
 namespace bpfbatch::detail {
 
 namespace {
+
+// kernel_can_write() without memfd: a byte read(2) from a pipe into every
+// page of each region (probes a page apart touch every page) and its last byte.
+int kernel_can_write_each_page(const std::array<std::span<std::byte>, 3>& regions) noexcept {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::size_t step = page > 0 ? static_cast<std::size_t>(page) : 4096;
+  int pipe_ends[2];
+  if (::pipe2(pipe_ends, O_CLOEXEC) != 0) return errno;
+  int result = 0;
+  for (const auto& region : regions) {
+    for (std::size_t at = 0; at < region.size() && result == 0; at += step) {
+      for (std::byte* probe : {region.data() + at, region.data() + std::min(at + step, region.size()) - 1}) {
+        const char byte = 0;
+        if (::write(pipe_ends[1], &byte, 1) != 1 || ::read(pipe_ends[0], probe, 1) != 1) result = errno;
+        if (result != 0) break;
+      }
+    }
+  }
+  ::close(pipe_ends[0]);
+  ::close(pipe_ends[1]);
+  return result;
+}
 
 // The resume token: a u32 bucket index for the hash family
 // (__htab_map_lookup_and_delete_batch), the last key for the generic path
@@ -37,12 +62,56 @@ bool kernel_wrote(const std::byte* token) noexcept {
   return head != token_poison;
 }
 
+// The parts of the buffers an iteration of `elements` per batch uses.
+std::array<std::span<std::byte>, 3> used_regions(const batch_buffers& buffers, const map_info& info,
+                                                  std::uint32_t elements) noexcept {
+  return {buffers.keys().first(std::size_t{elements} * info.key_size),
+          buffers.values().first(static_cast<std::size_t>(std::uint64_t{elements} * info.value_bytes())),
+          buffers.token().first(static_cast<std::size_t>(token_bytes(info)))};
+}
+
+bool regions_overlap(const std::array<std::span<std::byte>, 3>& regions) noexcept {
+  for (std::size_t a = 0; a < regions.size(); ++a)
+    for (std::size_t b = a + 1; b < regions.size(); ++b) {
+      const auto& x = regions[a];
+      const auto& y = regions[b];
+      if (!x.empty() && !y.empty() && x.data() < y.data() + y.size() && y.data() < x.data() + x.size()) return true;
+    }
+  return false;
+}
+
+// Has the kernel write zeros over every byte of each region: 0, or EFAULT
+// where it cannot (a read-only page), with no signal, where a store of our
+// own would be SIGSEGV. One pread(2) per region from a memfd's hole; where
+// memfd_create is refused, one read(2) per page from a pipe.
+int kernel_can_write(const std::array<std::span<std::byte>, 3>& regions) noexcept {
+  std::size_t largest = 0;
+  for (const auto& region : regions) largest = std::max(largest, region.size());
+  if (largest == 0) return 0;
+  const int zeros = ::memfd_create("bpfbatch-zeros", MFD_CLOEXEC);
+  if (zeros >= 0 && ::ftruncate(zeros, static_cast<off_t>(largest)) == 0) {
+    int result = 0;
+    for (const auto& region : regions) {
+      if (region.empty()) continue;
+      const ssize_t n = ::pread(zeros, region.data(), region.size(), 0);
+      if (n != static_cast<ssize_t>(region.size())) {
+        result = n < 0 ? errno : EFAULT;  // short: it stopped at a page it could not write
+        break;
+      }
+    }
+    ::close(zeros);
+    return result;
+  }
+  if (zeros >= 0) ::close(zeros);
+  return kernel_can_write_each_page(regions);
+}
+
 std::byte* key_slot(read_context& c, std::uint32_t i) noexcept {
-  return c.buffers.keys().data() + std::size_t{i} * c.info.key_size;
+  return c.buffers().keys().data() + std::size_t{i} * c.info.key_size;
 }
 
 std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
-  return c.buffers.values().data() + std::size_t{i} * static_cast<std::size_t>(c.info.value_bytes());
+  return c.buffers().values().data() + std::size_t{i} * static_cast<std::size_t>(c.info.value_bytes());
 }
 
 }  // namespace
@@ -50,22 +119,22 @@ std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
 read_step mapped_array_reader::step(read_context& c) noexcept {
   if (next >= c.info.max_entries) return read_step::end();
   const std::uint32_t count = std::min(c.capacity, c.info.max_entries - next);
-  mapping.copy(next, count, c.buffers.keys().data(), c.buffers.values().data());
+  mapping.copy(next, count, c.buffers().keys().data(), c.buffers().values().data());
   next += count;
   return {count, next >= c.info.max_entries, {}, command::none};
 }
 
 read_step batch_command_reader::step(read_context& c) noexcept {
   while (true) {
-    const std::size_t token_size = c.buffers.token().size() / 2;
-    std::byte* in_token = c.buffers.token().data() + (in_first ? 0 : token_size);
-    std::byte* out_token = c.buffers.token().data() + (in_first ? token_size : 0);
+    const std::size_t token_size = c.buffers().token().size() / 2;
+    std::byte* in_token = c.buffers().token().data() + (in_first ? 0 : token_size);
+    std::byte* out_token = c.buffers().token().data() + (in_first ? token_size : 0);
     std::uint32_t count = call_size;
     poison(out_token);
     // in_batch is NULL only on the first call: a zeroed token is not "the
     // start" (on an array it skips element 0).
     const int err = sys::map_batch(batch_command, c.fd, have_token ? in_token : nullptr, out_token,
-                                   c.buffers.keys().data(), c.buffers.values().data(), count, c.options.elem_flags);
+                                   c.buffers().keys().data(), c.buffers().values().data(), count, c.options.elem_flags);
     ++c.stats.syscalls;
     const bool wrote = kernel_wrote(out_token);
     if (wrote) {
@@ -116,17 +185,20 @@ std::error_code batch_command_reader::grow_for_bucket(read_context& c) noexcept 
   const std::uint32_t limit = std::min(max_batch_elements(c.info), std::max(c.info.max_entries, 1u));
   const std::uint32_t wanted = call_size > limit / 2 ? limit : call_size * 2;
   if (wanted <= call_size) return make_error(ENOSPC);
-  auto grown = c.buffers.reserve(c.info, wanted);
+  auto grown = c.claim.make_room(c.info, wanted);
   if (!grown) return grown.error();
   if (*grown <= call_size) return make_error(ENOSPC);  // borrowed memory holds no more
-  c.token_at = c.buffers.token().data();               // growing owned buffers moves them
+  // Borrowed memory is used further than before: the kernel must be able to
+  // write that part too before a drain lets it delete into it.
+  if (c.buffers().borrowed())
+    if (const int err = kernel_can_write(used_regions(c.buffers(), c.info, *grown))) return make_error(err);
   call_size = *grown;
   ++c.stats.no_space_retries;
   return {};
 }
 
 read_step key_walk_reader::step(read_context& c) noexcept {
-  std::byte* saved_key = c.buffers.token().data();
+  std::byte* saved_key = c.buffers().token().data();
   const std::byte* previous = started ? saved_key : nullptr;  // NULL asks for the first key
   std::uint32_t count = 0;
   while (count < c.capacity) {
@@ -167,7 +239,7 @@ read_step pop_reader::step(read_context& c) noexcept {
 // (htab_map_get_next_key, trie_get_next_key). Elements removed before an
 // error are yielded before it is reported: none is lost.
 read_step drain_walk_reader::step(read_context& c) noexcept {
-  std::byte* saved_key = c.buffers.token().data();  // the key to remove next
+  std::byte* saved_key = c.buffers().token().data();  // the key to remove next
   if (!started) {
     const int err = with_retries([&] { return sys::map_get_next_key(c.fd, nullptr, saved_key); }, &c.stats);
     if (err == ENOENT) return read_step::end();
@@ -245,10 +317,9 @@ reader::strategy reader::walk_strategy() const noexcept {
 }
 
 read_step reader::next() noexcept {
-  // The buffers must be where the iteration left them: a caller that moved or
-  // replaced them meanwhile would have the kernel write into memory it no
-  // longer holds. Stop before any call instead.
-  if (c_.buffers.token().data() != c_.token_at) return read_step::failure(EINVAL, command::none);
+  // The buffers object holding the memory was destroyed or assigned over:
+  // the kernel must not write into memory the iteration no longer holds.
+  if (c_.claim.owner() == nullptr) return read_step::failure(EINVAL, command::none);
   switch (strategy_) {
     case strategy::mapped_array:
       return mapped_.step(c_);
@@ -269,33 +340,7 @@ read_step reader::next() noexcept {
   return read_step::failure(EINVAL, command::none);
 }
 
-namespace {
-
-// Whether the kernel can write the first and the last byte of each region:
-// a read(2) into it answers EFAULT where it cannot, with no signal (a store
-// of our own into a read-only page would be SIGSEGV). A pipe rather than
-// /dev/zero: a scratch container may have no /dev.
-int kernel_can_write(std::initializer_list<std::span<std::byte>> regions) noexcept {
-  int pipe_ends[2];
-  if (::pipe2(pipe_ends, O_CLOEXEC) != 0) return errno;
-  int result = 0;
-  for (const auto& region : regions) {
-    if (region.empty()) continue;
-    for (std::byte* at : {region.data(), region.data() + region.size() - 1}) {
-      const char byte = 0;
-      if (::write(pipe_ends[1], &byte, 1) != 1 || ::read(pipe_ends[0], at, 1) != 1) result = errno;
-      if (result != 0) break;
-    }
-    if (result != 0) break;
-  }
-  ::close(pipe_ends[0]);
-  ::close(pipe_ends[1]);
-  return result;
-}
-
-}  // namespace
-
-result<std::uint32_t> prepare(const map_info& info, const batch_options& options, batch_buffers& buffers,
+result<std::uint32_t> prepare(const map_info& info, const batch_options& options, buffers_claim& claim,
                               bool drain) noexcept {
   if (drain ? !can_be_drained(info.type) : !can_be_listed(info.type)) return make_error(errno_not_supported);
   // No call returns more than max_entries elements: a larger size only costs memory.
@@ -303,18 +348,20 @@ result<std::uint32_t> prepare(const map_info& info, const batch_options& options
                                       ? std::min(options.batch_size, std::max(info.max_entries, 1u))
                                       : default_batch_size(info);
   if (requested > max_batch_elements(info)) return make_error(EOVERFLOW);
-  auto reserved = buffers.reserve(info, requested);
+  auto reserved = claim.make_room(info, requested);
   if (!reserved) return reserved.error();
   // Borrowed buffers too small for one element (or for the tokens).
   if (*reserved == 0) return make_error(ENOBUFS);
-  // A drain must not learn of unwritable memory from the kernel's EFAULT,
-  // which comes after the elements were deleted (kernel-facts.md).
-  if (drain && buffers.borrowed()) {
-    const std::uint64_t value_bytes = std::uint64_t{*reserved} * info.value_bytes();
-    const int err = kernel_can_write({buffers.keys().first(std::size_t{*reserved} * info.key_size),
-                                      buffers.values().first(static_cast<std::size_t>(value_bytes)),
-                                      buffers.token().first(static_cast<std::size_t>(token_bytes(info)))});
-    if (err != 0) return make_error(err);
+  const batch_buffers& buffers = *claim.owner();
+  if (buffers.borrowed()) {
+    // Regions that overlap would have the kernel write keys over values or
+    // tokens; a grown call could reach what this one does not, so whole spans.
+    if (regions_overlap({buffers.keys(), buffers.values(), buffers.token()})) return make_error(EINVAL);
+    const auto regions = used_regions(buffers, info, *reserved);
+    // Unwritable memory would be found by the kernel's EFAULT, which a
+    // drain gets after the elements were deleted (kernel-facts.md), or by a
+    // store of our own (the token's poison, an mmap copy): SIGSEGV.
+    if (const int err = kernel_can_write(regions)) return make_error(err);
   }
   return *reserved;
 }

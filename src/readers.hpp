@@ -14,6 +14,7 @@
 #include <bpfbatch/map_info.hpp>
 
 #include "array_mapping.hpp"
+#include "buffers_claim.hpp"
 
 namespace bpfbatch::detail {
 
@@ -31,17 +32,18 @@ struct read_step {
   static read_step failure(int err, command c) noexcept { return {0, true, make_error(err), c}; }
 };
 
-// What every reader works with. capacity: elements per batch, which the
-// buffers hold. token_at: where the buffers' token was when the iteration
-// last sized them; anything else means they were moved or replaced under it.
+// What every reader works with. The buffers are reached through the
+// iteration's hold on them (reader::next() stops when they are gone);
+// capacity: elements per batch, which they hold.
 struct read_context {
   int fd;
   const map_info& info;
   const batch_options& options;
-  batch_buffers& buffers;
+  buffers_claim& claim;
   iteration_stats& stats;
   std::uint32_t capacity;
-  const std::byte* token_at;
+
+  batch_buffers& buffers() const noexcept { return *claim.owner(); }
 };
 
 // A BPF_F_MMAPABLE array, copied from a read-only mapping: no bpf(2) call.
@@ -115,9 +117,10 @@ class reader {
 };
 
 // Checks before the first kernel call: what no call can do for this map and
-// these options (errors name command::none), then makes room in the buffers.
-// The result is the capacity: elements per batch.
-result<std::uint32_t> prepare(const map_info& info, const batch_options& options, batch_buffers& buffers,
+// these options (errors name command::none), then makes room in the buffers
+// (and, for borrowed ones, checks the kernel can write all of it). The
+// result is the capacity: elements per batch.
+result<std::uint32_t> prepare(const map_info& info, const batch_options& options, buffers_claim& claim,
                               bool drain) noexcept;
 
 }  // namespace bpfbatch::detail

@@ -445,3 +445,22 @@ TEST_CASE("deleting from a plain array is refused before any call, naming no com
   CHECK(d.error.value() == errno_not_supported);
   CHECK(d.failed_command == command::none);
 }
+
+TEST_CASE("a per-CPU map takes its values as one element per CPU, n * CPUs in all") {
+  REQUIRE_KERNEL();
+  map m = support::create(map_type::percpu_hash, 4, 8, 10);
+  const std::uint32_t cpus = m.info().value_copies;
+  std::vector<std::uint32_t> keys{1, 2};
+  std::vector<std::uint64_t> counters(2 * cpus);
+  for (std::size_t i = 0; i < counters.size(); ++i) counters[i] = i + 1;
+  auto w = update_batch(m, keys, counters);
+  CHECK(w);
+  CHECK(w.applied == 2);
+  auto contents = support::reference_walk(m.fd());
+  std::uint64_t last_cpu_of_key_2 = 0;
+  std::memcpy(&last_cpu_of_key_2, contents.at(support::key_bytes(4, 2))[cpus - 1].data(), 8);
+  CHECK(last_cpu_of_key_2 == 2 * cpus);
+  // One counter too few is no whole number of elements.
+  counters.pop_back();
+  CHECK(update_batch(m, keys, counters).error.value() == EINVAL);
+}

@@ -29,6 +29,8 @@ namespace bpfbatch {
 // yielded and never yields it again. Move-only. Destroying the generator
 // before the end (after a break) frees its buffers and descriptor and ends
 // the iteration: a drain has then deleted exactly the batches it yielded.
+// Destroying or assigning over the generator inside its own loop leaves the
+// loop's iterator dangling, as with any range.
 //
 // Only the library writes the coroutines behind a generator (C++20 has no
 // std::generator; this one is internal so that no body can fall off its end
@@ -71,10 +73,15 @@ class [[nodiscard]] batch_generator {
   batch_generator& operator=(const batch_generator&) = delete;
   ~batch_generator() { destroy(); }
 
-  iterator begin() {
+  // Only on a generator that outlives the loop: an iterator from a
+  // temporary generator (`auto it = lookup_batches(m).begin();`) would point
+  // into a destroyed coroutine. A range-for over a temporary still works (it
+  // binds the generator to a reference for the loop's duration).
+  iterator begin() & {
     if (handle_ && !handle_.done()) handle_.resume();
     return iterator(handle_);
   }
+  void begin() && = delete;
   std::default_sentinel_t end() const noexcept { return {}; }
 
   // Whether the iteration has ended (with or without an error).

@@ -103,16 +103,26 @@ bool elements_fit(const R& range, std::uint64_t size) noexcept {
   using element = std::remove_cv_t<std::ranges::range_value_t<R>>;
   return byte_like<element> || std::ranges::size(range) == 0 || sizeof(element) == size;
 }
+
+// Values may also be one element per CPU (a flat std::vector<std::uint64_t>
+// of n * CPUs counters for a per-CPU map of u64 values).
+template <class R>
+bool values_fit(const R& range, const map_info& info) noexcept {
+  using element = std::remove_cv_t<std::ranges::range_value_t<R>>;
+  return elements_fit(range, info.value_bytes()) || (info.per_cpu_values() && sizeof(element) == info.per_cpu_stride());
+}
 }  // namespace detail
 
 // Typed forms: contiguous ranges of keys and of values, each element exactly
-// key_size (value_bytes()) bytes, or EINVAL; ranges of bytes (std::byte,
-// char, unsigned char, std::uint8_t: a std::string, a
-// std::vector<std::uint8_t>) hold the packed bytes as above.
+// key_size (value_bytes()) bytes, or EINVAL; for per-CPU maps a value range
+// may also hold one element per CPU (its size the padded per-CPU stride),
+// n * CPUs in all; ranges of bytes (std::byte, char, unsigned char,
+// std::uint8_t: a std::string, a std::vector<std::uint8_t>) hold the packed
+// bytes as above.
 template <detail::element_range Keys, detail::element_range Values>
 write_result update_batch(const map& m, const Keys& keys, const Values& values,
                           update_options options = {}) noexcept {
-  if (!detail::elements_fit(keys, m.info().key_size) || !detail::elements_fit(values, m.info().value_bytes()))
+  if (!detail::elements_fit(keys, m.info().key_size) || !detail::values_fit(values, m.info()))
     return {0, 0, make_error(EINVAL), command::none};
   return update_batch(m, detail::element_bytes(keys), detail::element_bytes(values), options);
 }
