@@ -2,9 +2,12 @@
 // binary. Speaks bpftool's JSON (bpftool -j map dump / map show) so that
 // scripts written for bpftool keep working. This file parses the command
 // line and dispatches; each command lives in its own file.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <initializer_list>
 #include <new>
 #include <string_view>
 #include <vector>
@@ -46,10 +49,11 @@ constexpr std::string_view dump_help = R"(Usage: bpfbatch dump MAP [OPTIONS]
        bpfbatch drain MAP [OPTIONS]
 Print every entry of MAP (id N | pinned PATH | name NAME); drain also deletes
 each entry it prints (lookup-and-delete: none printed twice). An entry the
-drain deletes is either written to stdout in full or put back into the map
-(a newer value written meanwhile is kept); a failed write, a closed reader
-(SIGPIPE), SIGINT, SIGTERM or SIGHUP end a drain between two batches, and it
-says how many entries it put back, and how many could not be (a full map).
+drain deletes is either printed (for a pipe: its reader read it) or put back
+into the map (a newer value written meanwhile is kept); a failed write, a
+closed reader, SIGINT, SIGTERM or SIGHUP end a drain between two batches,
+and it says how many entries it put back, and how many could not be (a full
+map) and are lost. Maps whose values are descriptors are not drained.
 
 Options:
   -j, --json             a JSON array of {"key": [...], "value": [...]} as
@@ -114,6 +118,27 @@ map gets fewer entries where their values would pass 16 MiB (many CPUs).
   ::_exit(exit_failure);
 }
 
+// A descriptor 0, 1 or 2 that is closed at startup would be reused by the
+// first one the tool opens (a map's): its output would go into the map. The
+// standard input and error get /dev/null; a closed standard output is an
+// error, since nothing the tool prints (a drain's entries) would reach
+// anyone.
+void claim_standard_descriptors() {
+  for (int fd : {0, 2}) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+  if (::fcntl(1, F_GETFD) < 0 && errno == EBADF) {
+    static constexpr char message[] = "bpfbatch: standard output is closed\n";
+    (void)!::write(2, message, sizeof(message) - 1);
+    std::exit(exit_failure);
+  }
+}
+
 int print(std::string_view text) {
   output out(1);
   out.put(text);
@@ -124,6 +149,7 @@ int print(std::string_view text) {
 
 int main(int argc, char** argv) {
   std::set_new_handler(out_of_memory);
+  claim_standard_descriptors();
   const std::vector<std::string_view> words(argv + 1, argv + argc);
   const parsed_arguments parsed = parse_arguments(words);
   if (!parsed.usage_error.empty()) usage_error(parsed.usage_error);

@@ -1,9 +1,14 @@
 #include "output.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -94,6 +99,75 @@ output& output::json_string(std::string_view text) noexcept {
   return put('"');
 }
 
+void output::stop_on_signals() noexcept {
+  interruptible_ = true;
+  struct stat st {};
+  if (fd_ < 0 || ::fstat(fd_, &st) != 0) return;
+  kind_ = S_ISFIFO(st.st_mode) ? kind::pipe : S_ISSOCK(st.st_mode) ? kind::socket : kind::plain;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  page_ = page > 0 ? static_cast<std::size_t>(page) : 4096;
+  const int size = kind_ == kind::pipe ? ::fcntl(fd_, F_GETPIPE_SZ) : -1;
+  pipe_pages_ = size > 0 ? static_cast<std::size_t>(size) / page_ : 1;
+}
+
+// What a pipe takes now without blocking: pipe_write() waits only when every
+// slot (a page each) is taken. The unread bytes fill at most one page more
+// than their count needs (the reader's partly read page), and POLLOUT said a
+// slot is free, so a page always fits.
+std::size_t output::pipe_room() const noexcept {
+  int unread = 0;
+  if (::ioctl(fd_, FIONREAD, &unread) != 0 || unread < 0) return page_;
+  const std::size_t taken = (static_cast<std::size_t>(unread) + page_ - 1) / page_ + 1;
+  return taken + 1 < pipe_pages_ ? (pipe_pages_ - taken - 1) * page_ : page_;
+}
+
+// One write(2), retried on EINTR, waiting with poll(2) where a non-blocking
+// descriptor says EAGAIN.
+int output::write_some(const char* data, std::size_t size, std::size_t& done) noexcept {
+  while (true) {
+    const ssize_t n = ::write(fd_, data, size);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+    pollfd ready{fd_, POLLOUT, 0};
+    if (::poll(&ready, 1, -1) < 0 && errno != EINTR) return errno;
+  }
+}
+
+// Waits for room with the stop signals open, then writes what fits without
+// blocking; the stop signals are blocked meanwhile (signals.hpp), so one that
+// comes after a check is noticed by the next wait, never lost in a write
+// that blocks. EINTR once a stop signal came and the descriptor has no room.
+int output::write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept {
+  static const timespec no_wait{};
+  while (true) {
+    // Asked to stop: what the reader takes at once still goes out, but the
+    // tool no longer waits for a reader that does not read.
+    const bool stopping = stop_signal() != 0;
+    pollfd ready{fd_, POLLOUT, 0};
+    const int ready_count = ::ppoll(&ready, 1, stopping ? &no_wait : nullptr, wait_mask());
+    if (ready_count == 0) return EINTR;
+    if (ready_count < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    ssize_t n;
+    if (kind_ == kind::socket) {
+      n = ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      n = ::write(fd_, data, kind_ == kind::pipe ? std::min(size, pipe_room()) : size);
+    }
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return errno;
+  }
+}
+
 int output::flush() noexcept {
   if (fd_ < 0 || error_ != 0) {  // measuring, or already failed: the bytes go nowhere
     if (fd_ < 0) written_ += length_;
@@ -102,24 +176,14 @@ int output::flush() noexcept {
   }
   std::size_t done = 0;
   while (done < length_) {
-    const ssize_t n = ::write(fd_, buffer_ + done, length_ - done);
-    if (n >= 0) {
-      done += static_cast<std::size_t>(n);
-      written_ += static_cast<std::uint64_t>(n);
-      continue;
+    const std::size_t before = done;
+    const int err = interruptible_ ? write_waiting_for_room(buffer_ + done, length_ - done, done)
+                                   : write_some(buffer_ + done, length_ - done, done);
+    written_ += done - before;
+    if (err != 0) {
+      error_ = err;
+      break;
     }
-    int err = errno;
-    // A reader's non-blocking pipe (as Node's child_process gives) is not an
-    // error: wait until it can take more.
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      pollfd ready{fd_, POLLOUT, 0};
-      if (::poll(&ready, 1, -1) >= 0) continue;
-      err = errno;
-    }
-    // A signal interrupted a blocked write: go on, unless it asked us to stop.
-    if (err == EINTR && stop_signal() == 0) continue;
-    error_ = err;
-    break;
   }
   length_ = 0;
   return error_;

@@ -40,11 +40,18 @@ class output {
   output& json_string(std::string_view text) noexcept;
 
   // Writes everything buffered: 0, or the errno that stopped it (EPIPE,
-  // ENOSPC, EIO, ...; EINTR when a signal asked the tool to stop while a
-  // write was blocked). A non-blocking descriptor is waited for with poll(2)
-  // rather than failing with EAGAIN. After an error nothing more is written.
+  // ENOSPC, EIO, ...; EINTR when a stop signal came while it waited). A
+  // non-blocking descriptor is waited for with poll(2) rather than failing
+  // with EAGAIN. After an error nothing more is written.
   int flush() noexcept;
 
+  // From now on flush() waits for room with ppoll(2), with the stop signals
+  // (signals.hpp) open only there, and writes no more than the descriptor
+  // takes without blocking (a page to a pipe, MSG_DONTWAIT to a socket): a
+  // stop signal then always ends a wait on a stalled reader.
+  void stop_on_signals() noexcept;
+
+  int fd() const noexcept { return fd_; }
   // Bytes put so far (written or buffered), and bytes write(2) accepted.
   std::uint64_t position() const noexcept { return written_ + length_; }
   std::uint64_t written() const noexcept { return written_; }
@@ -53,8 +60,17 @@ class output {
 
  private:
   void reserve(std::size_t n) noexcept;
+  int write_some(const char* data, std::size_t size, std::size_t& done) noexcept;
+  int write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept;
 
+  std::size_t pipe_room() const noexcept;
+
+  enum class kind { plain, pipe, socket };
   int fd_;
+  std::size_t page_ = 4096;      // a pipe's slot: one page (PAGE_SIZE)
+  std::size_t pipe_pages_ = 1;
+  bool interruptible_ = false;
+  kind kind_ = kind::plain;
   int error_ = 0;
   std::uint64_t written_ = 0;
   std::size_t length_ = 0;

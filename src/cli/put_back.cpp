@@ -23,29 +23,32 @@ write_result put_back_inner_map(const map& m, std::span<const std::byte> key, st
 
 }  // namespace
 
-void put_back(const map& m, const batch& b, std::size_t from, put_back_counts& counts) noexcept {
+void put_back(const map& m, std::span<const std::byte> key, std::span<const std::byte> value,
+              put_back_counts& counts) noexcept {
   const map_info& info = m.info();
-  for (std::size_t i = from; i < b.size(); ++i) {
-    write_result written;
-    if (is_map_in_map(info.type)) {
-      written = put_back_inner_map(m, b.key(i), b.value(i));
-    } else if (info.key_size == 0) {
-      written = update_batch(m, std::span<const std::byte>(), b.value(i));
-    } else {
-      written = update_batch(m, b.key(i), b.value(i), {.mode = update_mode::only_new});
-    }
-    if (written) {
-      ++counts.restored;
-    } else if (written.error == make_error(EEXIST)) {
-      ++counts.superseded;
-    } else {
-      if (counts.lost == 0) {
-        counts.lost_because = written.error;
-        counts.lost_command = written.failed_command;
-      }
-      ++counts.lost;
-    }
+  write_result written;
+  if (is_map_in_map(info.type)) {
+    written = put_back_inner_map(m, key, value);
+  } else if (info.key_size == 0) {
+    written = update_batch(m, std::span<const std::byte>(), value);
+  } else {
+    written = update_batch(m, key, value, {.mode = update_mode::only_new});
   }
+  if (written) {
+    ++counts.restored;
+  } else if (written.error == make_error(EEXIST)) {
+    ++counts.superseded;
+  } else {
+    if (counts.lost == 0) {
+      counts.lost_because = written.error;
+      counts.lost_command = written.failed_command;
+    }
+    ++counts.lost;
+  }
+}
+
+void put_back(const map& m, const batch& b, std::size_t from, put_back_counts& counts) noexcept {
+  for (std::size_t i = from; i < b.size(); ++i) put_back(m, b.key(i), b.value(i), counts);
 }
 
 }  // namespace bpfbatch::cli

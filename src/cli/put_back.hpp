@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <system_error>
 
 #include <bpfbatch/batch.hpp>
@@ -18,7 +19,14 @@ struct put_back_counts {
   std::uint64_t lost = 0;        // could not be written back (the map is full, ...)
   std::error_code lost_because;  // the first such error
   command lost_command = command::none;
+
+  // Entries neither printed nor back in the map.
+  std::uint64_t not_back() const noexcept { return superseded + lost; }
 };
+
+// Writes one drained entry back into the map, counting how it went.
+void put_back(const map& m, std::span<const std::byte> key, std::span<const std::byte> value,
+              put_back_counts& counts) noexcept;
 
 // Writes elements from..size()-1 of a drained batch back into the map. A
 // key that was written again since the drain took it keeps its newer value

@@ -1,0 +1,126 @@
+#include "drain_output.hpp"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common.hpp"
+#include "signals.hpp"
+
+namespace bpfbatch::cli {
+
+namespace {
+
+// How many of a batch's entries, printed from stream position `start`, the
+// reader got whole when it got the bytes up to `read`: printed again into a
+// counter, so that no memory is needed per entry.
+std::size_t entries_read(const entry_format& format, const batch& b, bool first, std::uint64_t start,
+                         std::uint64_t read) {
+  output counter = output::measure();
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    print_entry(counter, format, b, i, first && i == 0);
+    if (start + counter.position() > read) break;
+    ++done;
+  }
+  return done;
+}
+
+const char* signal_name(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
+
+}  // namespace
+
+drain_output::drain_output(output& out, const entry_format& format, const map& m, bool count_only)
+    : out_(out), format_(format), map_(m), count_only_(count_only), unread_(out.fd(), m.info()) {
+  out_.stop_on_signals();
+}
+
+bool drain_output::deliver(const batch& b) {
+  if (count_only_) {
+    delivered_ += b.size();
+    return true;
+  }
+  const bool first = out_.position() == 0;
+  const std::uint64_t start = out_.position();
+  for (std::size_t i = 0; i < b.size(); ++i) print_entry(out_, format_, b, i, first && i == 0);
+  if (out_.flush() == 0) {
+    delivered_ += b.size();
+    remember(b, start, first);
+    return true;
+  }
+  failed_ = true;
+  put_back_unread(b, start);
+  return false;
+}
+
+// Keeps a copy of the entries that may still sit unread in a pipe, with
+// where each ends in the stream (printed again into a counter).
+void drain_output::remember(const batch& b, std::uint64_t start, bool first) {
+  if (!unread_.tracking()) return;
+  output counter = output::measure();
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    print_entry(counter, format_, b, i, first && i == 0);
+    unread_.add(start + counter.position(), b.key(i), b.value(i));
+  }
+  unread_.forget_read(out_.written());
+}
+
+// After a failed write, every entry the reader will never get whole goes
+// back: past what write(2) took, and, when the reader has gone (EPIPE),
+// past what it read, which for a pipe can reach back into earlier batches.
+// A reader still there (a stop signal, a full disk) gets what the pipe holds.
+void drain_output::put_back_unread(const batch& b, std::uint64_t start) {
+  const std::uint64_t read = out_.error() == EPIPE ? unread_.read_up_to(out_.written()) : out_.written();
+  unread_.each_after(read, [&](std::span<const std::byte> key, std::span<const std::byte> value) {
+    put_back(map_, key, value, back_);
+    --delivered_;
+  });
+  const std::size_t done = entries_read(format_, b, start == 0, start, read);
+  delivered_ += done;
+  put_back(map_, b, done, back_);
+}
+
+std::string drain_output::summary() const {
+  std::string text = "after " + std::to_string(delivered_) + (count_only_ ? " entries deleted" : " entries printed");
+  text += "; " + std::to_string(back_.restored) + " deleted but not printed were put back into the map";
+  if (back_.restored > 0 && (map_.info().type == map_type::lru_hash || map_.info().type == map_type::lru_percpu_hash))
+    text += " (an LRU map may have evicted others to take them)";
+  if (back_.superseded > 0)
+    text += "; " + std::to_string(back_.superseded) +
+            " were not, and are lost: their key was written again meanwhile, and its newer value is kept";
+  if (back_.lost > 0)
+    text += "; " + std::to_string(back_.lost) + " could not be put back and are lost (" +
+            describe(command_name(back_.lost_command), back_.lost_because, nullptr, command::none) + ")";
+  return text;
+}
+
+void drain_output::stop(const std::string& subject, int signal) const {
+  const int err = out_.error();
+  const bool by_signal = signal != 0 && (err == 0 || err == EINTR);
+  std::string cause;
+  if (by_signal) {
+    cause = std::string("stopped by ") + signal_name(signal);
+  } else if (err == EPIPE) {
+    cause = "output closed";
+  } else {
+    cause = "cannot write output: " + std::string(std::strerror(err));
+  }
+  print_error(subject + ": " + cause + " " + summary());
+  if (by_signal && back_.not_back() == 0) end_by_signal(signal);
+  std::exit(exit_failure);
+}
+
+}  // namespace bpfbatch::cli
