@@ -293,15 +293,25 @@ TEST_CASE("a drain into a non-blocking pipe waits for the reader instead of fail
   CHECK(support::reference_walk(p.m.fd()).empty());
 }
 
+namespace {
+
+// A drain of 100 entries to /dev/full whose put-backs the map refuses with
+// `error` (injected with seccomp into the tool).
+run_result drain_with_put_back_refused(const pinned_map& p, int error) {
+  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(full >= 0);
+  auto r = cli({"drain", "pinned", p.path},
+               {.stdout_fd = full, .before_exec = [error] { support::inject_bpf_error({BPF_MAP_UPDATE_ELEM}, error); }});
+  ::close(full);
+  return r;
+}
+
+}  // namespace
+
 TEST_CASE("elements that cannot be put back are counted as lost, and the drain fails") {
   REQUIRE_KERNEL();
   pinned_map p = filled_hash(100, "drain_lost");
-  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
-  REQUIRE(full >= 0);
-  // The map refuses every update, as a full map does (E2BIG).
-  auto r = cli({"drain", "pinned", p.path},
-               {.stdout_fd = full, .before_exec = [] { support::inject_bpf_error({BPF_MAP_UPDATE_ELEM}, E2BIG); }});
-  ::close(full);
+  auto r = drain_with_put_back_refused(p, E2BIG);  // as a full map refuses them
   INFO(r.err);
   CHECK(r.status == 1);
   CHECK(r.err.find("0 deleted but not printed were put back into the map; 100 could not be put back and are lost") !=
@@ -313,15 +323,10 @@ TEST_CASE("elements that cannot be put back are counted as lost, and the drain f
 TEST_CASE("a key written again during the drain keeps its newer value and is not put back over it") {
   REQUIRE_KERNEL();
   pinned_map p = filled_hash(100, "drain_newer");
-  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
-  REQUIRE(full >= 0);
-  // Every put-back finds its key present again: BPF_NOEXIST answers EEXIST.
-  auto r = cli({"drain", "pinned", p.path},
-               {.stdout_fd = full, .before_exec = [] { support::inject_bpf_error({BPF_MAP_UPDATE_ELEM}, EEXIST); }});
-  ::close(full);
+  auto r = drain_with_put_back_refused(p, EEXIST);  // BPF_NOEXIST finds every key present again
   INFO(r.err);
-  CHECK(r.status == 1);
   // Neither printed nor back: they count against the drain (status 1).
+  CHECK(r.status == 1);
   CHECK(r.err.find("100 were not, and are lost: their key was written again meanwhile, and its newer value is kept") !=
         std::string::npos);
 }

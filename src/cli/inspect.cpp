@@ -73,33 +73,24 @@ std::optional<bool> probe(const map& m, command c) {
   return std::nullopt;  // EPERM: this descriptor may not; unknown
 }
 
-std::string_view drain_words(const result<drain_method>& method) {
-  if (!method) return "unknown";
-  switch (*method) {
-    case drain_method::batch_command:
-      return "atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)";
-    case drain_method::pop:
-      return "atomic (pops)";
-    case drain_method::lookup_then_delete:
-      return "lookup then delete (not atomic: a value written in between is deleted unseen)";
-    case drain_method::impossible:
-      return "not possible for this map type";
-  }
-  return "unknown";
-}
+// How info names a drain method: in JSON, and in words.
+struct drain_names {
+  std::string_view json;
+  std::string_view words;
+};
 
-std::string_view drain_json_name(drain_method method) {
+drain_names names_of(drain_method method) {
   switch (method) {
     case drain_method::batch_command:
-      return "batch_command";
+      return {"batch_command", "atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)"};
     case drain_method::pop:
-      return "pop";
+      return {"pop", "atomic (pops)"};
     case drain_method::lookup_then_delete:
-      return "lookup_then_delete";
+      return {"lookup_then_delete", "lookup then delete (not atomic: a value written in between is deleted unseen)"};
     case drain_method::impossible:
-      return "impossible";
+      return {"impossible", "not possible for this map type"};
   }
-  return "unknown";
+  return {"unknown", "unknown"};
 }
 
 }  // namespace
@@ -125,7 +116,7 @@ int run_info(const arguments& o) {
     }
     out.put("},\"drain\":");
     if (drain) {
-      out.json_string(drain_json_name(*drain));
+      out.json_string(names_of(*drain).json);
     } else {
       out.put("null");
     }
@@ -141,7 +132,7 @@ int run_info(const arguments& o) {
   out.put("\tbatch commands:");
   for (const batch_probe& p : probes)
     out.put("  ").put(p.name).put(' ').put(!p.supported ? "unknown" : *p.supported ? "yes" : "no");
-  out.put("\n\tdrain: ").put(drain_words(drain)).put('\n');
+  out.put("\n\tdrain: ").put(drain ? names_of(*drain).words : "unknown").put('\n');
   return finish(out, subject_of(o));
 }
 
