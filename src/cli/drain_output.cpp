@@ -1,5 +1,6 @@
 #include "drain_output.hpp"
 
+#include <poll.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -78,19 +79,56 @@ void drain_output::remember(const batch& b, std::uint64_t start, bool first) {
   unread_.forget_read(out_.written());
 }
 
-// After a failed write, every entry the reader will never get whole goes
-// back: past what write(2) took, and, when the reader has gone (EPIPE),
-// past what it read, which for a pipe can reach back into earlier batches.
-// A reader still there (a stop signal, a full disk) gets what the pipe holds.
-void drain_output::put_back_unread(const batch& b, std::uint64_t start) {
-  const std::uint64_t read = out_.error() == EPIPE ? unread_.read_up_to(out_.written()) : out_.written();
+// Where the reader's bytes end: what write(2) took, less, once the reader
+// has gone (EPIPE), what it left unread in the pipe, which can reach back
+// into earlier batches. A reader still there (a stop signal, a full disk)
+// gets what the pipe holds.
+std::uint64_t drain_output::read_position() const noexcept {
+  const bool gone = reader_gone_ || out_.error() == EPIPE;
+  return gone ? unread_.read_up_to(out_.written()) : out_.written();
+}
+
+// Entries of earlier batches the reader never got whole go back.
+void drain_output::put_back_remembered(std::uint64_t read) {
   unread_.each_after(read, [&](std::span<const std::byte> key, std::span<const std::byte> value) {
     put_back(map_, key, value, back_);
     --delivered_;
   });
+}
+
+// After a failed write, every entry the reader will never get whole goes
+// back: in earlier batches still in a pipe, and in this one.
+void drain_output::put_back_unread(const batch& b, std::uint64_t start) {
+  const std::uint64_t read = read_position();
+  put_back_remembered(read);
   const std::size_t done = entries_read(format_, b, start == 0, start, read);
   delivered_ += done;
   put_back(map_, b, done, back_);
+}
+
+// A pipe gives no event when its reader has read everything, but says how
+// much is unread (FIONREAD) and reports POLLERR once the reader has gone:
+// look every 10 ms, with the stop signals open.
+void drain_output::wait_until_read() {
+  static const timespec tick{0, 10'000'000};
+  while (unread_.tracking() && unread_.read_up_to(out_.written()) < out_.written()) {
+    pollfd reader{out_.fd(), 0, 0};
+    const int ready = ::ppoll(&reader, 1, &tick, wait_mask());
+    if (ready > 0 && (reader.revents & POLLERR) != 0) {
+      reader_gone_ = true;
+      return;
+    }
+    if ((ready < 0 && errno != EINTR) || stop_signal() != 0) return;
+  }
+}
+
+bool drain_output::finish() {
+  if (count_only_) return true;
+  if (out_.error() == 0) wait_until_read();
+  if (!reader_gone_ && out_.error() != EPIPE) return true;
+  failed_ = true;
+  put_back_remembered(read_position());
+  return back_.restored + back_.not_back() == 0;
 }
 
 std::string drain_output::summary() const {
@@ -113,7 +151,7 @@ void drain_output::stop(const std::string& subject, int signal) const {
   std::string cause;
   if (by_signal) {
     cause = std::string("stopped by ") + signal_name(signal);
-  } else if (err == EPIPE) {
+  } else if (err == EPIPE || reader_gone_) {
     cause = "output closed";
   } else {
     cause = "cannot write output: " + std::string(std::strerror(err));

@@ -26,6 +26,12 @@ class drain_output {
   // and every entry the reader did not get whole was put back.
   bool deliver(const batch& b);
 
+  // After the last batch and what follows it were written: on a pipe, waits
+  // until the reader has read it all or has gone (or a stop signal came);
+  // what a reader that went away left unread goes back into the map. False
+  // when something went back (the drain did not deliver everything).
+  bool finish();
+
   // Entries printed (the reader got them) or, with --count, deleted.
   std::uint64_t delivered() const noexcept { return delivered_; }
   bool failed() const noexcept { return failed_; }
@@ -39,7 +45,10 @@ class drain_output {
  private:
   std::string summary() const;
   void remember(const batch& b, std::uint64_t start, bool first);
+  std::uint64_t read_position() const noexcept;
+  void put_back_remembered(std::uint64_t read);
   void put_back_unread(const batch& b, std::uint64_t start);
+  void wait_until_read();
 
   output& out_;
   const entry_format& format_;
@@ -48,6 +57,7 @@ class drain_output {
   unread_entries unread_;
   std::uint64_t delivered_ = 0;
   bool failed_ = false;
+  bool reader_gone_ = false;  // it closed the pipe before reading all
   put_back_counts back_;
 };
 

@@ -154,9 +154,15 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
     (void)out.flush();
     printer.stop(subject, signal);
   }
-  if (gen.error()) fail(subject, gen.error(), &m.info(), gen.failed_command());
+  if (gen.error()) {
+    (void)out.flush();
+    if (!printer.finish()) printer.stop(subject, 0);
+    fail(subject, gen.error(), &m.info(), gen.failed_command());
+  }
   print_trailer(out, o, format, printer.delivered());
-  if (const int err = out.flush(); err != 0) {
+  const int err = out.flush();
+  if (!printer.finish()) printer.stop(subject, stop_signal());
+  if (err != 0) {
     print_error(subject + ": " + output_failure(err) + " after " + std::to_string(printer.delivered()) +
                 (o.count ? " entries were deleted" : " entries were printed"));
     return exit_failure;
