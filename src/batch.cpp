@@ -130,7 +130,8 @@ result<owned_batch> owned_batch::copy_of(const batch& b) noexcept {
   // Both sizes already exist in memory, so their sum fits unless it is the
   // whole address space; the check costs nothing.
   if (keys.size() > SIZE_MAX - values.size()) return make_error(ENOMEM);
-  std::unique_ptr<std::byte[]> memory(new (std::nothrow) std::byte[std::max<std::size_t>(keys.size() + values.size(), 1)]);
+  std::unique_ptr<std::byte[]> memory(new (std::nothrow)
+                                          std::byte[std::max<std::size_t>(keys.size() + values.size(), 1)]);
   if (!memory) return make_error(ENOMEM);
   if (!keys.empty()) std::memcpy(memory.get(), keys.data(), keys.size());
   if (!values.empty()) std::memcpy(memory.get() + keys.size(), values.data(), values.size());

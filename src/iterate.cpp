@@ -23,8 +23,8 @@ using detail::stop_reason;
 // fd is the iteration's own duplicate of the map's descriptor (or none, with
 // the errno of the failed duplication): the map object the caller passed may
 // be closed or moved while the generator lives.
-batch_generator iterate(command batch_command, unique_fd fd, int dup_error, map_info info, batch_options options,
-                        batch_buffers* caller_buffers) {
+batch_generator iterate(command batch_command, unique_fd fd, int dup_error, map_info info,
+                        batch_options options, batch_buffers* caller_buffers) {
   if (!fd) co_return stop_reason{make_error(dup_error), command::none};
   batch_buffers own_buffers;
   batch_buffers& buffers = caller_buffers != nullptr ? *caller_buffers : own_buffers;
@@ -98,8 +98,9 @@ result<drain_method> drain_method_of(const map& m) noexcept {
   // same release as the lookup-and-delete batch (5.6; maps of maps about
   // 5.19), and no other type has the latter.
   if (err == EPERM) {
-    const bool hash_family = type == map_type::hash || type == map_type::percpu_hash || type == map_type::lru_hash ||
-                             type == map_type::lru_percpu_hash || type == map_type::hash_of_maps;
+    const bool hash_family = type == map_type::hash || type == map_type::percpu_hash ||
+                             type == map_type::lru_hash || type == map_type::lru_percpu_hash ||
+                             type == map_type::hash_of_maps;
     err = hash_family ? detail::probe_batch_command(m.fd(), command::map_lookup_batch) : errno_not_supported;
   }
   if (err == 0) return drain_method::batch_command;

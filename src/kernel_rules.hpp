@@ -129,6 +129,8 @@ inline bool elements_can_be_deleted(map_type type) noexcept {
          type != map_type::percpu_cgroup_storage;
 }
 
-inline bool is_queue_or_stack(map_type type) noexcept { return type == map_type::queue || type == map_type::stack; }
+inline bool is_queue_or_stack(map_type type) noexcept {
+  return type == map_type::queue || type == map_type::stack;
+}
 
 }  // namespace bpfbatch::detail

@@ -64,7 +64,7 @@ bool kernel_wrote(const std::byte* token) noexcept {
 
 // The parts of the buffers an iteration of `elements` per batch uses.
 std::array<std::span<std::byte>, 3> used_regions(const batch_buffers& buffers, const map_info& info,
-                                                  std::uint32_t elements) noexcept {
+                                                 std::uint32_t elements) noexcept {
   return {buffers.keys().first(std::size_t{elements} * info.key_size),
           buffers.values().first(static_cast<std::size_t>(std::uint64_t{elements} * info.value_bytes())),
           buffers.token().first(static_cast<std::size_t>(token_bytes(info)))};
@@ -75,7 +75,8 @@ bool regions_overlap(const std::array<std::span<std::byte>, 3>& regions) noexcep
     for (std::size_t b = a + 1; b < regions.size(); ++b) {
       const auto& x = regions[a];
       const auto& y = regions[b];
-      if (!x.empty() && !y.empty() && x.data() < y.data() + y.size() && y.data() < x.data() + x.size()) return true;
+      if (!x.empty() && !y.empty() && x.data() < y.data() + y.size() && y.data() < x.data() + x.size())
+        return true;
     }
   return false;
 }
@@ -133,8 +134,9 @@ read_step batch_command_reader::step(read_context& c) noexcept {
     poison(out_token);
     // in_batch is NULL only on the first call: a zeroed token is not "the
     // start" (on an array it skips element 0).
-    const int err = sys::map_batch(batch_command, c.fd, have_token ? in_token : nullptr, out_token,
-                                   c.buffers().keys().data(), c.buffers().values().data(), count, c.options.elem_flags);
+    const int err =
+        sys::map_batch(batch_command, c.fd, have_token ? in_token : nullptr, out_token,
+                       c.buffers().keys().data(), c.buffers().values().data(), count, c.options.elem_flags);
     ++c.stats.syscalls;
     const bool wrote = kernel_wrote(out_token);
     if (wrote) {
@@ -170,7 +172,8 @@ read_step batch_command_reader::step(read_context& c) noexcept {
       continue;
     }
     // No such batch command here: the walk takes over, if nothing was read.
-    if (c.options.method == iteration::automatic && !have_token && batch_unsupported(err, c.fd, batch_command)) {
+    if (c.options.method == iteration::automatic && !have_token &&
+        batch_unsupported(err, c.fd, batch_command)) {
       unsupported = true;
       return {};
     }
@@ -208,8 +211,9 @@ read_step key_walk_reader::step(read_context& c) noexcept {
     if (err != 0) return {count, true, make_error(err), command::map_get_next_key};
     // The next key follows this one even if it is deleted before the lookup.
     previous = key;
-    err = with_retries([&] { return sys::map_lookup_elem(c.fd, key, value_slot(c, count), c.options.elem_flags); },
-                       &c.stats);
+    err = with_retries(
+        [&] { return sys::map_lookup_elem(c.fd, key, value_slot(c, count), c.options.elem_flags); },
+        &c.stats);
     // Deleted between GET_NEXT_KEY and LOOKUP_ELEM: not an element any more.
     if (err == ENOENT) continue;
     if (err != 0) return {count, true, make_error(err), command::map_lookup_elem};
@@ -225,7 +229,9 @@ read_step pop_reader::step(read_context& c) noexcept {
   std::uint32_t count = 0;
   while (count < c.capacity) {
     const int err = with_retries(
-        [&] { return sys::map_lookup_and_delete_elem(c.fd, nullptr, value_slot(c, count), c.options.elem_flags); },
+        [&] {
+          return sys::map_lookup_and_delete_elem(c.fd, nullptr, value_slot(c, count), c.options.elem_flags);
+        },
         &c.stats);
     if (err == ENOENT) return {count, true, {}, command::none};
     if (err != 0) return {count, true, make_error(err), command::map_lookup_and_delete_elem};
@@ -273,11 +279,13 @@ read_step drain_walk_reader::step(read_context& c) noexcept {
 // delete, which no kernel command makes atomic: a value written in between
 // is deleted unseen (see drain_method::lookup_then_delete). An element
 // deleted by someone else in between is not ours (ENOENT).
-int drain_walk_reader::remove(read_context& c, const std::byte* key, std::byte* value, command& failed) noexcept {
+int drain_walk_reader::remove(read_context& c, const std::byte* key, std::byte* value,
+                              command& failed) noexcept {
   const std::uint64_t flags = c.options.elem_flags;
   if (atomic_remove) {
     failed = command::map_lookup_and_delete_elem;
-    const int err = with_retries([&] { return sys::map_lookup_and_delete_elem(c.fd, key, value, flags); }, &c.stats);
+    const int err =
+        with_retries([&] { return sys::map_lookup_and_delete_elem(c.fd, key, value, flags); }, &c.stats);
     if (err != errno_not_supported && err != EINVAL) return err;
     atomic_remove = false;
   }

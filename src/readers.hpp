@@ -63,7 +63,7 @@ struct batch_command_reader {
   bool have_token = false;      // a call has written a token: resume from it
   bool in_first = true;         // which half of token() holds in_batch
   bool unsupported = false;
-  int retries = 0;              // passing errors in a row without progress
+  int retries = 0;  // passing errors in a row without progress
 
   read_step step(read_context& c) noexcept;
 
@@ -86,9 +86,9 @@ struct pop_reader {
 // A drain where batches are missing: takes the next key while the current
 // one still exists, then removes the current one.
 struct drain_walk_reader {
-  bool started = false;        // the key to remove next is saved in token()
-  bool at_end = false;         // that key is the last one
-  bool atomic_remove = true;   // BPF_MAP_LOOKUP_AND_DELETE_ELEM works here
+  bool started = false;       // the key to remove next is saved in token()
+  bool at_end = false;        // that key is the last one
+  bool atomic_remove = true;  // BPF_MAP_LOOKUP_AND_DELETE_ELEM works here
 
   read_step step(read_context& c) noexcept;
 

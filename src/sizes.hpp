@@ -23,9 +23,12 @@ namespace bpfbatch::detail {
 inline constexpr std::uint64_t cache_line = 64;
 
 // The most one allocation may ask for: new[] refuses more than PTRDIFF_MAX.
-inline constexpr std::uint64_t max_allocation = static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max());
+inline constexpr std::uint64_t max_allocation =
+    static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max());
 
-constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) noexcept { return (n + to - 1) / to * to; }
+constexpr std::uint64_t round_up(std::uint64_t n, std::uint64_t to) noexcept {
+  return (n + to - 1) / to * to;
+}
 
 // Two resume tokens (the one passed in and the one the kernel writes), each
 // max(key_size, 4) bytes: a u32 bucket index for the hash family
@@ -67,7 +70,9 @@ struct block_layout {
   }
 
  private:
-  static bool add(std::uint64_t& total, std::uint64_t n) noexcept { return !__builtin_add_overflow(total, n, &total); }
+  static bool add(std::uint64_t& total, std::uint64_t n) noexcept {
+    return !__builtin_add_overflow(total, n, &total);
+  }
   static bool rounded(std::uint64_t n, std::uint64_t& out) noexcept {
     return !__builtin_add_overflow(n, cache_line - 1, &out) && ((out = out / cache_line * cache_line), true);
   }

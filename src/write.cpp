@@ -88,7 +88,8 @@ result<std::size_t> element_count(const map_info& info, std::span<const std::byt
   if (keys.size() % info.key_size != 0) return make_error(EINVAL);
   const std::size_t n = keys.size() / info.key_size;
   std::uint64_t needed = 0;
-  if (values != nullptr && (__builtin_mul_overflow(std::uint64_t{n}, value_bytes, &needed) || values->size() != needed))
+  if (values != nullptr &&
+      (__builtin_mul_overflow(std::uint64_t{n}, value_bytes, &needed) || values->size() != needed))
     return make_error(EINVAL);
   return n;
 }
@@ -111,7 +112,8 @@ write_result update_batch(const map& m, std::span<const std::byte> keys, std::sp
   // elem_flags allow only BPF_F_LOCK), and key-less maps have no update
   // batch (524) and push only with BPF_ANY here (a queue's BPF_EXIST would
   // drop its oldest element; a bloom filter takes nothing else).
-  const bool by_element = options.mode != update_mode::any || options.method == iteration::key_walk || keyless;
+  const bool by_element =
+      options.mode != update_mode::any || options.method == iteration::key_walk || keyless;
   if (keyless && options.mode != update_mode::any) return failed(0, 0, EINVAL, command::none);
   // iteration::batch promises batch commands: no element-by-element detour.
   if (by_element && options.method == iteration::batch)
@@ -138,7 +140,8 @@ write_result update_batch(const map& m, std::span<const std::byte> keys, std::sp
     // A key-less map takes a NULL key: any other pointer is EINVAL (___bpf_copy_key).
     const std::byte* key = keyless ? nullptr : keys.data() + position * info.key_size;
     int err = with_retries(
-        [&] { return sys::map_update_elem(m.fd(), key, values.data() + position * value_bytes, flags); }, nullptr);
+        [&] { return sys::map_update_elem(m.fd(), key, values.data() + position * value_bytes, flags); },
+        nullptr);
     if (err != 0) return failed(position, 0, err, command::map_update_elem);
   }
   return {position, 0, {}, command::none};
@@ -184,8 +187,8 @@ write_result delete_batch(const map& m, std::span<const std::byte> keys, delete_
   for (; position < *n; ++position) {
     // DELETE_ELEM has no flags (its last field is key): BPF_F_LOCK, which the
     // batch accepts, is not passed on.
-    int err = with_retries([&] { return sys::map_delete_elem(m.fd(), keys.data() + position * info.key_size); },
-                           nullptr);
+    int err = with_retries(
+        [&] { return sys::map_delete_elem(m.fd(), keys.data() + position * info.key_size); }, nullptr);
     if (err == ENOENT && options.skip_missing) {
       ++missing;
       continue;

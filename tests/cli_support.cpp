@@ -42,16 +42,18 @@ pid_t spawn(const std::string& program, const std::vector<std::string>& args, in
 
 }  // namespace
 
-run_result run_program(const std::string& program, const std::vector<std::string>& args, run_options options) {
+run_result run_program(const std::string& program, const std::vector<std::string>& args,
+                       run_options options) {
   int out_pipe[2], err_pipe[2];
   REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
   if (options.stdout_closed) ::close(out_pipe[0]);
-  const pid_t pid = spawn(program, args, options.stdout_fd >= 0 ? options.stdout_fd : out_pipe[1], err_pipe[1], [&] {
-    if (options.ignore_sigpipe) ::signal(SIGPIPE, SIG_IGN);
-    if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
-    if (options.before_exec) options.before_exec();
-  });
+  const pid_t pid =
+      spawn(program, args, options.stdout_fd >= 0 ? options.stdout_fd : out_pipe[1], err_pipe[1], [&] {
+        if (options.ignore_sigpipe) ::signal(SIGPIPE, SIG_IGN);
+        if (options.without_capabilities && !support::drop_all_capabilities()) ::_exit(120);
+        if (options.before_exec) options.before_exec();
+      });
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   run_result r;
@@ -168,8 +170,10 @@ support::contents complete_json_entries(const std::string& text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') in_string = true;

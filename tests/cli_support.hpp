@@ -20,17 +20,18 @@ struct run_result {
 };
 
 struct run_options {
-  bool without_capabilities = false;  // uid 0 with every capability dropped
-  bool stdout_closed = false;         // stdout is a pipe nobody reads
-  bool ignore_sigpipe = false;        // SIGPIPE ignored, so writes fail with EPIPE
-  int stdout_fd = -1;                 // stdout is this descriptor (r.out stays empty)
+  bool without_capabilities = false;    // uid 0 with every capability dropped
+  bool stdout_closed = false;           // stdout is a pipe nobody reads
+  bool ignore_sigpipe = false;          // SIGPIPE ignored, so writes fail with EPIPE
+  int stdout_fd = -1;                   // stdout is this descriptor (r.out stays empty)
   std::function<void()> before_exec{};  // runs in the child (a seccomp filter, say)
 };
 
 std::string slurp(int fd);
 
 // Runs a program to its end, collecting its stdout and stderr.
-run_result run_program(const std::string& program, const std::vector<std::string>& args, run_options options = {});
+run_result run_program(const std::string& program, const std::vector<std::string>& args,
+                       run_options options = {});
 
 // Starts the tool with stdout on `stdout_fd` and stderr into a pipe whose
 // read end is returned in `err_fd`; the caller waits for it (wait_status).

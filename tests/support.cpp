@@ -90,7 +90,8 @@ bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c) {
                            lpm ? BPF_F_NO_PREALLOC : 0, inner.get());
   auto supported = bpfbatch::supports_batch(m, c);
   const int err = supported.error().value();
-  INFO("probing ", bpfbatch::command_name(c), " on ", bpfbatch::map_type_name(type), ": ", supported.error().message());
+  INFO("probing ", bpfbatch::command_name(c), " on ", bpfbatch::map_type_name(type), ": ",
+       supported.error().message());
   REQUIRE((supported || err == bpfbatch::errno_not_supported || err == EINVAL));
   return known[{type, c}] = static_cast<bool>(supported);
 }

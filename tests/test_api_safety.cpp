@@ -25,13 +25,21 @@ using namespace bpfbatch;
 namespace {
 
 template <class M>
-concept can_read = requires(M&& m) { lookup_batches(std::forward<M>(m)); };
+concept can_read = requires(M&& m) {
+  lookup_batches(std::forward<M>(m));
+};
 template <class M>
-concept can_read_into = requires(M&& m, batch_buffers& b) { lookup_batches(std::forward<M>(m), b); };
+concept can_read_into = requires(M&& m, batch_buffers& b) {
+  lookup_batches(std::forward<M>(m), b);
+};
 template <class M>
-concept can_drain = requires(M&& m) { lookup_and_delete_batches(std::forward<M>(m)); };
+concept can_drain = requires(M&& m) {
+  lookup_and_delete_batches(std::forward<M>(m));
+};
 template <class M>
-concept can_drain_into = requires(M&& m, batch_buffers& b) { lookup_and_delete_batches(std::forward<M>(m), b); };
+concept can_drain_into = requires(M&& m, batch_buffers& b) {
+  lookup_and_delete_batches(std::forward<M>(m), b);
+};
 
 // A temporary map would close its descriptor before the first batch: every
 // generator entry point refuses it at compile time.
@@ -47,12 +55,15 @@ static_assert(!std::is_move_constructible_v<batch>);
 static_assert(!std::is_constructible_v<batch, const map_info&, std::span<const std::byte>,
                                        std::span<const std::byte>, std::size_t>);
 static_assert(!std::is_default_constructible_v<batch>);
-static_assert(std::is_nothrow_move_constructible_v<owned_batch> && !std::is_copy_constructible_v<owned_batch>);
+static_assert(std::is_nothrow_move_constructible_v<owned_batch> &&
+              !std::is_copy_constructible_v<owned_batch>);
 
 // An iterator from a temporary generator would point into a destroyed
 // coroutine: begin() is refused on rvalues.
 template <class G>
-concept can_begin = requires(G&& g) { std::forward<G>(g).begin(); };
+concept can_begin = requires(G&& g) {
+  std::forward<G>(g).begin();
+};
 static_assert(can_begin<batch_generator&> && !can_begin<batch_generator>);
 
 map filled_hash(std::uint32_t n, std::uint32_t max_entries = 0) {
@@ -133,7 +144,9 @@ TEST_CASE("a second iteration on buffers another one still uses stops with EBUSY
   CHECK_FALSE(third.error());
 }
 
-TEST_CASE("buffers moved under a running drain take the drain with them: it goes on, and nothing else can use them") {
+TEST_CASE(
+    "buffers moved under a running drain take the drain with them: it goes on, and nothing else can use "
+    "them") {
   REQUIRE_KERNEL();
   map m = filled_hash(500);
   map other = filled_hash(50);
@@ -143,7 +156,8 @@ TEST_CASE("buffers moved under a running drain take the drain with them: it goes
   REQUIRE(it != gen.end());
   const batch& in_hand = *it;
   std::set<support::bytes> yielded;
-  for (std::size_t i = 0; i < in_hand.size(); ++i) yielded.emplace(in_hand.key(i).begin(), in_hand.key(i).end());
+  for (std::size_t i = 0; i < in_hand.size(); ++i)
+    yielded.emplace(in_hand.key(i).begin(), in_hand.key(i).end());
   batch_buffers moved(std::move(buffers));
   // The memory and the iteration's hold went together: the batch in hand is
   // intact, and neither a second iteration nor reserve() can touch it.
@@ -155,13 +169,16 @@ TEST_CASE("buffers moved under a running drain take the drain with them: it goes
   // The moved-from object is free and unrelated to the drain.
   REQUIRE(buffers.reserve(m.info(), 1));  // NOLINT(bugprone-use-after-move): specified
   for (++it; it != gen.end(); ++it)
-    for (std::size_t i = 0; i < it->size(); ++i) CHECK(yielded.emplace(it->key(i).begin(), it->key(i).end()).second);
+    for (std::size_t i = 0; i < it->size(); ++i)
+      CHECK(yielded.emplace(it->key(i).begin(), it->key(i).end()).second);
   CHECK_FALSE(gen.error());
   CHECK(yielded.size() == 500);
   CHECK(support::reference_walk(m.fd()).empty());
 }
 
-TEST_CASE("buffers destroyed or assigned over under a drain stop it with EINVAL before the kernel writes into them") {
+TEST_CASE(
+    "buffers destroyed or assigned over under a drain stop it with EINVAL before the kernel writes into "
+    "them") {
   REQUIRE_KERNEL();
   for (bool assign : {false, true}) {
     INFO((assign ? "assigned over" : "destroyed"));
@@ -224,7 +241,9 @@ TEST_CASE("an explicit batch size larger than the map is capped at max_entries")
   // 100,000,000 u32/u64 elements would be 1.2 GB of buffers; under a 512 MiB
   // address-space limit that was ENOMEM.
   CHECK(support::in_child([&] {
-          struct rlimit limit {512ul << 20, 512ul << 20};
+          struct rlimit limit {
+            512ul << 20, 512ul << 20
+          };
           if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("setrlimit");
           for (std::uint32_t size : {100'000'000u, UINT32_MAX}) {
             batch_buffers buffers;
@@ -300,7 +319,10 @@ TEST_CASE("an iteration over borrowed memory the kernel cannot write fails with 
   const auto before = support::reference_walk(m.fd());
   for (bool drain : {true, false}) {
     for (int read_only_part = 0; read_only_part < 3; ++read_only_part) {
-      INFO("drain: ", drain, "; read-only: ", read_only_part == 0 ? "keys" : read_only_part == 1 ? "values" : "token");
+      INFO("drain: ", drain, "; read-only: ",
+           read_only_part == 0   ? "keys"
+           : read_only_part == 1 ? "values"
+                                 : "token");
       pages memory(3);
       std::span<std::byte> keys(memory.page(0), memory.size), values(memory.page(1), memory.size),
           token(memory.page(2), 64);
@@ -344,9 +366,9 @@ TEST_CASE("borrowed memory a grown batch would reach is checked before that call
   pages memory(4);
   memory.read_only(1);
   memory.read_only(3);
-  auto buffers = batch_buffers::borrow(std::span(memory.page(1) - 4, 4 + memory.size),
-                                       std::span(memory.page(3) - 8, 8 + memory.size),
-                                       std::span(memory.page(2), 64));
+  auto buffers =
+      batch_buffers::borrow(std::span(memory.page(1) - 4, 4 + memory.size),
+                            std::span(memory.page(3) - 8, 8 + memory.size), std::span(memory.page(2), 64));
   std::size_t yielded = 0;
   auto gen = lookup_and_delete_batches(m, buffers, {.batch_size = 1, .method = iteration::batch});
   for (const batch& b : gen) yielded += b.size();

@@ -11,8 +11,8 @@ TEST_CASE("supports_batch is true for every batch command of a hash map and touc
   map hash = support::create(map_type::hash, 4, 8, 16);
   support::fill(hash, 5);
   const bool kernel_has_batches = support::kernel_has_batch(map_type::hash);
-  for (command c : {command::map_lookup_batch, command::map_lookup_and_delete_batch, command::map_update_batch,
-                    command::map_delete_batch}) {
+  for (command c : {command::map_lookup_batch, command::map_lookup_and_delete_batch,
+                    command::map_update_batch, command::map_delete_batch}) {
     INFO(command_name(c));
     CHECK(static_cast<bool>(supports_batch(hash, c)) == kernel_has_batches);
   }
@@ -51,7 +51,8 @@ TEST_CASE("drain_method_of names how each map type is drained") {
   REQUIRE_KERNEL();
   const bool hash_batches = support::kernel_has_batch(map_type::hash, command::map_lookup_and_delete_batch);
   map hash = support::create(map_type::hash, 4, 8, 4);
-  CHECK(*drain_method_of(hash) == (hash_batches ? drain_method::batch_command : drain_method::lookup_then_delete));
+  CHECK(*drain_method_of(hash) ==
+        (hash_batches ? drain_method::batch_command : drain_method::lookup_then_delete));
   map lpm = support::create(map_type::lpm_trie, 8, 8, 4, BPF_F_NO_PREALLOC);
   CHECK(*drain_method_of(lpm) == drain_method::lookup_then_delete);
   map queue = support::create(map_type::queue, 0, 8, 4);

@@ -1,14 +1,14 @@
 // The bpfbatch tool, run as a user runs it, on maps the tests create and pin.
 #include <fcntl.h>
-#include <pty.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
+#include <pty.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -270,8 +270,8 @@ TEST_CASE("without privileges, opening by id or listing is refused with a clear 
   map m = support::create(map_type::hash, 4, 8, 4);
   auto r = cli({"dump", "id", std::to_string(m.info().id)}, {.without_capabilities = true});
   CHECK(r.status == 1);
-  CHECK(r.err == "bpfbatch: id " + std::to_string(m.info().id) +
-                     ": permission denied (needs CAP_SYS_ADMIN)\n");
+  CHECK(r.err ==
+        "bpfbatch: id " + std::to_string(m.info().id) + ": permission denied (needs CAP_SYS_ADMIN)\n");
   r = cli({"demo", "--entries", "10"}, {.without_capabilities = true});
   CHECK(r.status == 1);
   CHECK(r.err.find("permission denied (needs CAP_BPF or CAP_SYS_ADMIN)") != std::string::npos);
@@ -359,9 +359,10 @@ TEST_CASE("info says how a drain removes the map's entries") {
     const char* json;
   };
   for (const expectation& e :
-       {expectation{map_type::hash, 4, 0,
-                    hash_batches ? "drain: atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)" : "drain: lookup then delete",
-                    hash_batches ? "batch_command" : "lookup_then_delete"},
+       {expectation{
+            map_type::hash, 4, 0,
+            hash_batches ? "drain: atomic (BPF_MAP_LOOKUP_AND_DELETE_BATCH)" : "drain: lookup then delete",
+            hash_batches ? "batch_command" : "lookup_then_delete"},
         expectation{map_type::lpm_trie, 8, BPF_F_NO_PREALLOC, "drain: lookup then delete (not atomic",
                     "lookup_then_delete"},
         expectation{map_type::queue, 0, 0, "drain: atomic (pops)", "pop"},
@@ -453,7 +454,8 @@ TEST_CASE("looking maps up by name or listing them without CAP_SYS_ADMIN says so
   REQUIRE_KERNEL();
   auto named = cli({"dump", "name", "any_name"}, {.without_capabilities = true});
   CHECK(named.status == 1);
-  CHECK(named.err == "bpfbatch: name any_name: BPF_MAP_GET_NEXT_ID: permission denied (needs CAP_SYS_ADMIN)\n");
+  CHECK(named.err ==
+        "bpfbatch: name any_name: BPF_MAP_GET_NEXT_ID: permission denied (needs CAP_SYS_ADMIN)\n");
   auto listed = cli({"list"}, {.without_capabilities = true});
   CHECK(listed.status == 1);
   CHECK(listed.out.empty());
@@ -468,7 +470,8 @@ TEST_CASE("control characters in a path are escaped in runtime errors too") {
   CHECK(r.err == "bpfbatch: pinned " + support::bpffs_dir() + "/no\\x0asuch\\x1b[2Jpin: no such file\n");
 }
 
-TEST_CASE("without a readable CPU list, per-CPU maps fail with an error naming the file, and list fails whole") {
+TEST_CASE(
+    "without a readable CPU list, per-CPU maps fail with an error naming the file, and list fails whole") {
   REQUIRE_KERNEL();
   pinned_map p(support::create(map_type::percpu_hash, 4, 8, 10), "cli_no_cpus");
   // A mount namespace of its own where /sys/devices/system/cpu is empty.
@@ -503,7 +506,9 @@ TEST_CASE("under a small address-space limit the demo fails with a message, neve
 #endif
 #endif
   auto r = cli({"demo", "--entries", "100000"}, {.before_exec = [] {
-                 struct rlimit limit {7000 << 10, 7000 << 10};
+                 struct rlimit limit {
+                   7000 << 10, 7000 << 10
+                 };
                  ::setrlimit(RLIMIT_AS, &limit);
                }});
   INFO(r.err);
@@ -518,8 +523,8 @@ TEST_CASE("the progress counter stays off when stdout and stderr are the same te
   int master = -1, slave = -1;
   REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
   int err_fd = -1;
-  const pid_t pid = start_cli({"dump", "pinned", p.path, "--method", "walk"}, slave, err_fd,
-                              [slave] { ::dup2(slave, 2); });
+  const pid_t pid =
+      start_cli({"dump", "pinned", p.path, "--method", "walk"}, slave, err_fd, [slave] { ::dup2(slave, 2); });
   ::close(slave);
   ::close(err_fd);
   std::string text;

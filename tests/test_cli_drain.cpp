@@ -4,13 +4,13 @@
 // printed in full or back in the map. Each case checks that the elements
 // printed and the elements left are the elements before, none twice.
 #include <fcntl.h>
-#include <csignal>
 #include <linux/bpf.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -78,7 +78,8 @@ large_hash large_hash_map(std::uint32_t entries, const std::string& name) {
     values[i] = std::uint64_t{i} * 3 + 1;
     const auto k = std::as_bytes(std::span(&keys[i], 1));
     const auto v = std::as_bytes(std::span(&values[i], 1));
-    before.emplace(support::bytes(k.begin(), k.end()), std::vector<support::bytes>{support::bytes(v.begin(), v.end())});
+    before.emplace(support::bytes(k.begin(), k.end()),
+                   std::vector<support::bytes>{support::bytes(v.begin(), v.end())});
   }
   REQUIRE(update_batch(m, keys, values).applied == entries);
   return {pinned_map(std::move(m), name), std::move(before)};
@@ -129,7 +130,8 @@ TEST_CASE("a drain to /dev/full puts every element back and fails") {
     INFO(r.err);
     CHECK(r.status == 1);
     CHECK(r.err.find("cannot write output: No space left on device") != std::string::npos);
-    CHECK(r.err.find("after 0 entries printed; 100 deleted but not printed were put back") != std::string::npos);
+    CHECK(r.err.find("after 0 entries printed; 100 deleted but not printed were put back") !=
+          std::string::npos);
     CHECK(support::reference_walk(p.m.fd()) == before);
   }
 }
@@ -171,39 +173,39 @@ TEST_CASE("a drain whose reader closes early fails, and puts back everything the
   // the pipe when the drain is done: it waits until they are read or the
   // reader has gone.
   for (std::uint32_t entries : {20'000u, 100u}) {
-  for (bool json : {false, true}) {
-    for (std::size_t head_bytes : {std::size_t{1}, std::size_t{100}, std::size_t{100'000}}) {
-      if (entries == 100 && head_bytes == 100'000) continue;  // more than the whole output
-      INFO(entries, " entries; json: ", json, "; the reader takes ", head_bytes, " bytes");
-      pinned_map p = filled_hash(entries, "drain_close");
-      const auto before = support::reference_walk(p.m.fd());
-      int out[2];
-      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-      int err_fd = -1;
-      std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "500"};
-      if (json) args.push_back("-j");
-      const pid_t pid = start_cli(args, out[1], err_fd);
-      ::close(out[1]);
-      // As `| head -c N`: read N bytes, then go away. What the tool wrote
-      // into the pipe past them was never read.
-      std::string head;
-      std::vector<char> buffer(head_bytes);
-      while (head.size() < head_bytes) {
-        const ssize_t n = ::read(out[0], buffer.data(), head_bytes - head.size());
-        REQUIRE(n > 0);
-        head.append(buffer.data(), static_cast<std::size_t>(n));
+    for (bool json : {false, true}) {
+      for (std::size_t head_bytes : {std::size_t{1}, std::size_t{100}, std::size_t{100'000}}) {
+        if (entries == 100 && head_bytes == 100'000) continue;  // more than the whole output
+        INFO(entries, " entries; json: ", json, "; the reader takes ", head_bytes, " bytes");
+        pinned_map p = filled_hash(entries, "drain_close");
+        const auto before = support::reference_walk(p.m.fd());
+        int out[2];
+        REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+        int err_fd = -1;
+        std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "500"};
+        if (json) args.push_back("-j");
+        const pid_t pid = start_cli(args, out[1], err_fd);
+        ::close(out[1]);
+        // As `| head -c N`: read N bytes, then go away. What the tool wrote
+        // into the pipe past them was never read.
+        std::string head;
+        std::vector<char> buffer(head_bytes);
+        while (head.size() < head_bytes) {
+          const ssize_t n = ::read(out[0], buffer.data(), head_bytes - head.size());
+          REQUIRE(n > 0);
+          head.append(buffer.data(), static_cast<std::size_t>(n));
+        }
+        ::close(out[0]);
+        const std::string err = slurp(err_fd);
+        ::close(err_fd);
+        INFO(err);
+        CHECK(wait_status(pid) == 1);  // never 0: the drain did not finish
+        CHECK(err.find("output closed after ") != std::string::npos);
+        const auto seen = json ? complete_json_entries(head) : complete_plain_entries(head);
+        CHECK(reported_printed(err) == seen.size());
+        check_nothing_lost(before, seen, support::reference_walk(p.m.fd()));
       }
-      ::close(out[0]);
-      const std::string err = slurp(err_fd);
-      ::close(err_fd);
-      INFO(err);
-      CHECK(wait_status(pid) == 1);  // never 0: the drain did not finish
-      CHECK(err.find("output closed after ") != std::string::npos);
-      const auto seen = json ? complete_json_entries(head) : complete_plain_entries(head);
-      CHECK(reported_printed(err) == seen.size());
-      check_nothing_lost(before, seen, support::reference_walk(p.m.fd()));
     }
-  }
   }
 }
 
@@ -233,13 +235,15 @@ TEST_CASE("SIGINT or SIGTERM mid-drain ends it between batches: printed plus lef
       ::close(out[0]);
       INFO(err);
       CHECK(status == 128 + signal);  // it ends by the signal, as a shell expects
-      CHECK(err.find(std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM")) != std::string::npos);
+      CHECK(err.find(std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM")) !=
+            std::string::npos);
       const auto printed = json ? complete_json_entries(text) : complete_plain_entries(text);
       CHECK(printed.size() < before.size());
       CHECK(reported_printed(err) == printed.size());
       // Stopped between batches, the JSON is a whole document (a write cut
       // short by the signal leaves it open: then the rest was put back).
-      if (json && err.find(" 0 deleted but not printed") != std::string::npos) CHECK(entries_of(text) == printed);
+      if (json && err.find(" 0 deleted but not printed") != std::string::npos)
+        CHECK(entries_of(text) == printed);
       check_nothing_lost(before, printed, support::reference_walk(p.m.fd()));
     }
   }
@@ -306,8 +310,9 @@ namespace {
 run_result drain_with_put_back_refused(const pinned_map& p, int error) {
   const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
   REQUIRE(full >= 0);
-  auto r = cli({"drain", "pinned", p.path},
-               {.stdout_fd = full, .before_exec = [error] { support::inject_bpf_error({BPF_MAP_UPDATE_ELEM}, error); }});
+  auto r = cli({"drain", "pinned", p.path}, {.stdout_fd = full, .before_exec = [error] {
+                                               support::inject_bpf_error({BPF_MAP_UPDATE_ELEM}, error);
+                                             }});
   ::close(full);
   return r;
 }
@@ -320,7 +325,8 @@ TEST_CASE("elements that cannot be put back are counted as lost, and the drain f
   auto r = drain_with_put_back_refused(p, E2BIG);  // as a full map refuses them
   INFO(r.err);
   CHECK(r.status == 1);
-  CHECK(r.err.find("0 deleted but not printed were put back into the map; 100 could not be put back and are lost") !=
+  CHECK(r.err.find(
+            "0 deleted but not printed were put back into the map; 100 could not be put back and are lost") !=
         std::string::npos);
   CHECK(r.err.find("BPF_MAP_UPDATE_ELEM: argument list too long") != std::string::npos);
   CHECK(support::reference_walk(p.m.fd()).empty());
@@ -333,8 +339,10 @@ TEST_CASE("a key written again during the drain keeps its newer value and is not
   INFO(r.err);
   // Neither printed nor back: they count against the drain (status 1).
   CHECK(r.status == 1);
-  CHECK(r.err.find("100 were not, and are lost: their key was written again meanwhile, and its newer value is kept") !=
-        std::string::npos);
+  CHECK(
+      r.err.find(
+          "100 were not, and are lost: their key was written again meanwhile, and its newer value is kept") !=
+      std::string::npos);
 }
 
 TEST_CASE("a walk drain (LPM trie) and a queue drain to /dev/full put everything back") {

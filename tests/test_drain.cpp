@@ -3,10 +3,10 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
-#include <set>
 #include <chrono>
+#include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "kernel_rules.hpp"
@@ -272,13 +272,15 @@ std::size_t newer_values_lost(const map& m, const std::vector<support::bytes>& k
   // Until the writer's first success on a key, its last value is the fill's.
   const auto initial = support::reference_walk(m.fd());
   std::vector<std::uint64_t> last_written(keys.size(), 0);
-  for (std::size_t k = 0; k < keys.size(); ++k) std::memcpy(&last_written[k], initial.at(keys[k])[0].data(), 8);
+  for (std::size_t k = 0; k < keys.size(); ++k)
+    std::memcpy(&last_written[k], initial.at(keys[k])[0].data(), 8);
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (std::uint64_t v = 1; !stop.load(std::memory_order_relaxed); ++v) {
       for (std::size_t k = 0; k < keys.size(); ++k) {
         const std::uint64_t value = v * keys.size() + k;
-        if (m.update_element(keys[k], std::as_bytes(std::span(&value, 1)), BPF_EXIST)) last_written[k] = value;
+        if (m.update_element(keys[k], std::as_bytes(std::span(&value, 1)), BPF_EXIST))
+          last_written[k] = value;
       }
     }
   });
@@ -288,7 +290,8 @@ std::size_t newer_values_lost(const map& m, const std::vector<support::bytes>& k
   auto gen = lookup_and_delete_batches(m, options);
   for (const batch& b : gen)
     for (std::size_t i = 0; i < b.size(); ++i)
-      if (!drained.emplace(support::bytes(b.key(i).begin(), b.key(i).end()), *b.value_as<std::uint64_t>(i)).second)
+      if (!drained.emplace(support::bytes(b.key(i).begin(), b.key(i).end()), *b.value_as<std::uint64_t>(i))
+               .second)
         ++twice;
   CHECK_FALSE(gen.error());
   const auto right_after = support::reference_walk(m.fd());

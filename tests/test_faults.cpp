@@ -153,7 +153,9 @@ TEST_CASE("batch commands answering 524 make automatic fall back with the same r
   }
 }
 
-TEST_CASE("EINTR, EBUSY, EDEADLK and ETIMEDOUT mid-iteration are retried a bounded number of times, then reported") {
+TEST_CASE(
+    "EINTR, EBUSY, EDEADLK and ETIMEDOUT mid-iteration are retried a bounded number of times, then "
+    "reported") {
   REQUIRE_KERNEL();
   // EDEADLK and ETIMEDOUT: bucket-lock contention since 6.15 (rqspinlock).
   for (bool drain : {false, true}) {
@@ -229,8 +231,8 @@ TEST_CASE("delete_batch's element fallback never passes BPF_F_LOCK to BPF_MAP_DE
           // element commands take over, with the same flags minus BPF_F_LOCK.
           e.check(support::inject_bpf_error({BPF_MAP_DELETE_BATCH}, errno_not_supported), "seccomp filter");
           auto deleted = delete_batch(m, keys, {.elem_flags = BPF_F_LOCK});
-          e.check(deleted && deleted.applied == 40, "delete fallback: " + deleted.error.message() + " after " +
-                                                         std::to_string(deleted.applied));
+          e.check(deleted && deleted.applied == 40, "delete fallback: " + deleted.error.message() +
+                                                        " after " + std::to_string(deleted.applied));
           return e.report();
         }) == "");
   CHECK(support::reference_walk(m.fd()).empty());

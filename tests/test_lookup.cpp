@@ -480,7 +480,9 @@ TEST_CASE("a write-only descriptor cannot be read, in batches or by the walk") {
   }
 }
 
-TEST_CASE("maps without keys to list are refused before any call: lookups of queues, stacks, bloom filters, ring buffers") {
+TEST_CASE(
+    "maps without keys to list are refused before any call: lookups of queues, stacks, bloom filters, ring "
+    "buffers") {
   REQUIRE_KERNEL();
   for (map_type type : {map_type::queue, map_type::stack, map_type::bloom_filter, map_type::ringbuf}) {
     INFO(map_type_name(type));

@@ -288,7 +288,9 @@ TEST_CASE("map::create raises only the soft RLIMIT_MEMLOCK, and only where the k
   REQUIRE_KERNEL();
   const bool charged = kernel_before(5, 11);
   CHECK(support::in_child([&] {
-          struct rlimit limit {64 << 10, 4 << 20};
+          struct rlimit limit {
+            64 << 10, 4 << 20
+          };
           if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return std::string("setrlimit");
           map_spec spec;
           spec.type = map_type::array;
@@ -308,7 +310,9 @@ TEST_CASE("map::create raises only the soft RLIMIT_MEMLOCK, and only where the k
 TEST_CASE("an EPERM for want of CAP_BPF leaves the hard RLIMIT_MEMLOCK alone") {
   REQUIRE_KERNEL();
   CHECK(support::in_child([&] {
-          struct rlimit limit {1 << 20, 1 << 20};
+          struct rlimit limit {
+            1 << 20, 1 << 20
+          };
           if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return std::string("setrlimit");
           // CAP_SYS_RESOURCE stays: it would let a library raise the hard limit.
           if (!support::drop_capabilities({CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_ADMIN}))
@@ -322,7 +326,8 @@ TEST_CASE("an EPERM for want of CAP_BPF leaves the hard RLIMIT_MEMLOCK alone") {
           if (m || m.error().value() != EPERM) return std::string("create was not EPERM");
           ::getrlimit(RLIMIT_MEMLOCK, &limit);
           if (limit.rlim_max != (1u << 20) || limit.rlim_cur != (1u << 20))
-            return "the limit became " + std::to_string(limit.rlim_cur) + "/" + std::to_string(limit.rlim_max);
+            return "the limit became " + std::to_string(limit.rlim_cur) + "/" +
+                   std::to_string(limit.rlim_max);
           return std::string();
         }) == "");
 }

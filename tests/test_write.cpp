@@ -402,7 +402,8 @@ TEST_CASE("update_batch pushes the values of key-less maps, given no keys") {
     CHECK(full.error.value() == E2BIG);
     CHECK(full.applied == 2);
     // A key for a key-less map, or a mode it cannot honour: EINVAL, no call.
-    CHECK(update_batch(m, std::vector<std::uint32_t>{1}, std::vector<std::uint64_t>{1}).error.value() == EINVAL);
+    CHECK(update_batch(m, std::vector<std::uint32_t>{1}, std::vector<std::uint64_t>{1}).error.value() ==
+          EINVAL);
     CHECK(update_batch(m, no_keys, values, {.mode = update_mode::only_new}).error.value() == EINVAL);
     CHECK(delete_batch(m, std::span<const std::byte>()).error.value() == EINVAL);
     std::vector<std::uint64_t> popped;

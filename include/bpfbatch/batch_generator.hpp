@@ -96,7 +96,8 @@ class [[nodiscard]] batch_generator {
 
  private:
   explicit batch_generator(handle_type handle) noexcept : handle_(handle) {}
-  batch_generator(std::error_code error, command failed) noexcept : early_error_(error), early_command_(failed) {}
+  batch_generator(std::error_code error, command failed) noexcept
+      : early_error_(error), early_command_(failed) {}
   void destroy() noexcept {
     if (handle_) std::exchange(handle_, {}).destroy();
   }

@@ -61,7 +61,8 @@ result<drain_method> drain_method_of(const map& m) noexcept;
 batch_generator lookup_and_delete_batches(const map& m, batch_options options = {});
 batch_generator lookup_and_delete_batches(const map& m, batch_buffers& buffers, batch_options options = {});
 batch_generator lookup_and_delete_batches(map&& m, batch_options options = {}) = delete;
-batch_generator lookup_and_delete_batches(map&& m, batch_buffers& buffers, batch_options options = {}) = delete;
+batch_generator lookup_and_delete_batches(map&& m, batch_buffers& buffers,
+                                          batch_options options = {}) = delete;
 batch_generator lookup_and_delete_batches(const map&& m, batch_options options = {}) = delete;
 batch_generator lookup_and_delete_batches(const map&& m, batch_buffers& buffers,
                                           batch_options options = {}) = delete;

@@ -84,11 +84,11 @@ namespace detail {
 // byte.
 template <class T>
 concept byte_like = std::same_as<T, std::byte> || std::same_as<T, char> || std::same_as<T, signed char> ||
-                    std::same_as<T, unsigned char> || std::same_as<T, char8_t>;
+    std::same_as<T, unsigned char> || std::same_as<T, char8_t>;
 
 template <class R>
 concept element_range = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
-                        std::is_trivially_copyable_v<std::ranges::range_value_t<R>>;
+    std::is_trivially_copyable_v<std::ranges::range_value_t<R>>;
 
 template <class R>
 std::span<const std::byte> element_bytes(const R& range) noexcept {
@@ -109,7 +109,8 @@ bool elements_fit(const R& range, std::uint64_t size) noexcept {
 template <class R>
 bool values_fit(const R& range, const map_info& info) noexcept {
   using element = std::remove_cv_t<std::ranges::range_value_t<R>>;
-  return elements_fit(range, info.value_bytes()) || (info.per_cpu_values() && sizeof(element) == info.per_cpu_stride());
+  return elements_fit(range, info.value_bytes()) ||
+         (info.per_cpu_values() && sizeof(element) == info.per_cpu_stride());
 }
 }  // namespace detail
 

@@ -26,7 +26,9 @@ std::string lowercase_first(std::string text) {
 
 // The commands that need CAP_SYS_ADMIN whatever the kernel (map_get_fd_by_id,
 // bpf_obj_get_next_id).
-bool needs_sys_admin(command c) noexcept { return c == command::map_get_fd_by_id || c == command::map_get_next_id; }
+bool needs_sys_admin(command c) noexcept {
+  return c == command::map_get_fd_by_id || c == command::map_get_next_id;
+}
 
 bool writes(command c) noexcept {
   return c == command::map_lookup_and_delete_batch || c == command::map_lookup_and_delete_elem ||
@@ -36,7 +38,8 @@ bool writes(command c) noexcept {
 
 std::string explain_permission(command failed) {
   if (needs_sys_admin(failed))
-    return has_capability(CAP_SYS_ADMIN) ? "operation not permitted" : "permission denied (needs CAP_SYS_ADMIN)";
+    return has_capability(CAP_SYS_ADMIN) ? "operation not permitted"
+                                         : "permission denied (needs CAP_SYS_ADMIN)";
   // Kernels before 6.5 with unprivileged BPF disabled want CAP_BPF (or
   // CAP_SYS_ADMIN) for every command; with it, EPERM is the map's answer.
   if (!has_capability(CAP_BPF) && !has_capability(CAP_SYS_ADMIN))
@@ -73,7 +76,8 @@ std::string describe(std::string_view subject, std::error_code error, const map_
     text += command_name(failed);
     text += ": ";
   }
-  if (error.category() == possible_cpus_category()) return text + "cannot count the possible CPUs: " + error.message();
+  if (error.category() == possible_cpus_category())
+    return text + "cannot count the possible CPUs: " + error.message();
   const bool pinned = subject.starts_with("pinned ");
   switch (error.value()) {
     case ENOENT:
@@ -90,7 +94,8 @@ std::string describe(std::string_view subject, std::error_code error, const map_
       if (pinned) return text + "permission denied, or not a BPF object";
       break;
     case errno_not_supported:
-      if (info != nullptr) return text + "operation not supported for map type " + std::string(map_type_name(info->type));
+      if (info != nullptr)
+        return text + "operation not supported for map type " + std::string(map_type_name(info->type));
       break;
     case EINVAL:
       if (info == nullptr && failed == command::none) return text + "not a BPF map";

@@ -73,7 +73,9 @@ void fill_and_sample(output& out, const map& m, std::uint32_t entries, const std
   }
   auto written = update_batch(m, std::as_bytes(std::span(keys)), std::as_bytes(std::span(values)));
   if (!written) fail(subject, written.error, &info, written.failed_command);
-  out.put("  filled with ").number(std::uint64_t{written.applied}).put(" entries by update_batch; a sample:\n");
+  out.put("  filled with ")
+      .number(std::uint64_t{written.applied})
+      .put(" entries by update_batch; a sample:\n");
   auto sample = lookup_batches(m, {.batch_size = 4});
   for (const batch& b : sample) {
     for (std::size_t i = 0; i < b.size(); ++i) {
@@ -99,7 +101,9 @@ void demo_one(output& out, const arguments& o, map_type type, std::uint32_t flag
   const map m = create_demo_map(type, flags, name, std::max<std::uint32_t>(entries, 1), subject);
   describe_map(out, m.info(), flags);
   if (entries < o.entries)
-    out.put("  (").number(std::uint64_t{entries}).put(" entries: a per-CPU map's values are kept within 16 MiB)\n");
+    out.put("  (")
+        .number(std::uint64_t{entries})
+        .put(" entries: a per-CPU map's values are kept within 16 MiB)\n");
   fill_and_sample(out, m, entries, subject);
   (void)out.flush();
 

@@ -132,9 +132,11 @@ bool drain_output::finish() {
 }
 
 std::string drain_output::summary() const {
-  std::string text = "after " + std::to_string(delivered_) + (count_only_ ? " entries deleted" : " entries printed");
+  std::string text =
+      "after " + std::to_string(delivered_) + (count_only_ ? " entries deleted" : " entries printed");
   text += "; " + std::to_string(back_.restored) + " deleted but not printed were put back into the map";
-  if (back_.restored > 0 && (map_.info().type == map_type::lru_hash || map_.info().type == map_type::lru_percpu_hash))
+  if (back_.restored > 0 &&
+      (map_.info().type == map_type::lru_hash || map_.info().type == map_type::lru_percpu_hash))
     text += " (an LRU map may have evicted others to take them)";
   if (back_.superseded > 0)
     text += "; " + std::to_string(back_.superseded) +

@@ -49,7 +49,8 @@ class progress {
   static bool shown_apart() {
     if (::isatty(2) != 1) return false;
     if (::isatty(1) != 1) return true;
-    struct stat out {}, err {};
+    struct stat out {
+    }, err{};
     return ::fstat(1, &out) != 0 || ::fstat(2, &err) != 0 || out.st_rdev != err.st_rdev;
   }
 
@@ -90,7 +91,8 @@ bool values_are_descriptors(map_type type) noexcept {
 }
 
 std::string output_failure(int err) {
-  return err == EPIPE ? std::string("output closed") : "cannot write output: " + std::string(std::strerror(err));
+  return err == EPIPE ? std::string("output closed")
+                      : "cannot write output: " + std::string(std::strerror(err));
 }
 
 // What follows the entries of a complete dump or drain: the count, or

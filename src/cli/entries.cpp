@@ -48,7 +48,8 @@ void print_entry_plain(output& out, const entry_format& f, const batch& b, std::
   if (f.sum_word != 0) {
     if (info.key_size > 0) out.put("key: ").hex_bytes(b.key(i)).put("  ");
     out.put("sum:");
-    for (std::size_t w = 0; w < b.value_size() / f.sum_word; ++w) out.put(' ').number(sum_of_word(b, i, f.sum_word, w));
+    for (std::size_t w = 0; w < b.value_size() / f.sum_word; ++w)
+      out.put(' ').number(sum_of_word(b, i, f.sum_word, w));
     out.put('\n');
   } else if (!info.per_cpu_values()) {
     const bool break_names = info.key_size > 16 || info.value_size > 16;
@@ -68,7 +69,10 @@ void print_entry_plain(output& out, const entry_format& f, const batch& b, std::
     for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
       out.put("value (CPU ");
       if (cpu < 10) out.put('0');
-      out.number(std::uint64_t{cpu}).put("):").put(info.value_size > 16 ? '\n' : ' ').hex_bytes(b.value(i, cpu));
+      out.number(std::uint64_t{cpu})
+          .put("):")
+          .put(info.value_size > 16 ? '\n' : ' ')
+          .hex_bytes(b.value(i, cpu));
       out.put('\n');
     }
   }

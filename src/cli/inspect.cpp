@@ -45,7 +45,10 @@ void print_map_plain(output& out, const map_info& info) {
   auto [end, ec] = std::to_chars(hex, hex + sizeof(hex), info.map_flags, 16);
   (void)ec;
   out.put(std::string_view(hex, static_cast<std::size_t>(end - hex)));
-  out.put("\n\tkey ").number(std::uint64_t{info.key_size}).put("B  value ").number(std::uint64_t{info.value_size});
+  out.put("\n\tkey ")
+      .number(std::uint64_t{info.key_size})
+      .put("B  value ")
+      .number(std::uint64_t{info.value_size});
   out.put("B  max_entries ").number(std::uint64_t{info.max_entries}).put('\n');
 }
 
@@ -86,7 +89,8 @@ drain_names names_of(drain_method method) {
     case drain_method::pop:
       return {"pop", "atomic (pops)"};
     case drain_method::lookup_then_delete:
-      return {"lookup_then_delete", "lookup then delete (not atomic: a value written in between is deleted unseen)"};
+      return {"lookup_then_delete",
+              "lookup then delete (not atomic: a value written in between is deleted unseen)"};
     case drain_method::impossible:
       return {"impossible", "not possible for this map type"};
   }
@@ -103,7 +107,8 @@ int run_info(const arguments& o) {
                           {"update", command::map_update_batch, {}},
                           {"delete", command::map_delete_batch, {}}};
   const auto writable = writable_twin(o, info);
-  for (batch_probe& p : probes) p.supported = probe(p.c == command::map_lookup_batch || !writable ? m : *writable, p.c);
+  for (batch_probe& p : probes)
+    p.supported = probe(p.c == command::map_lookup_batch || !writable ? m : *writable, p.c);
   const auto drain = drain_method_of(writable ? *writable : m);
 
   output out(1);
@@ -121,14 +126,18 @@ int run_info(const arguments& o) {
       out.put("null");
     }
     out.put(",\"drain_atomic\":");
-    out.put(drain && (*drain == drain_method::batch_command || *drain == drain_method::pop) ? "true" : "false");
+    out.put(drain && (*drain == drain_method::batch_command || *drain == drain_method::pop) ? "true"
+                                                                                            : "false");
     out.put("}\n");
     return finish(out, subject_of(o));
   }
   print_map_plain(out, info);
   out.put("\tvalues: ").number(std::uint64_t{info.value_copies});
   out.put(info.per_cpu_values() ? " per element (one per possible CPU), each in " : " per element, ");
-  out.number(info.per_cpu_stride()).put(" bytes; ").number(info.value_bytes()).put(" bytes per element in a batch\n");
+  out.number(info.per_cpu_stride())
+      .put(" bytes; ")
+      .number(info.value_bytes())
+      .put(" bytes per element in a batch\n");
   out.put("\tbatch commands:");
   for (const batch_probe& p : probes)
     out.put("  ").put(p.name).put(' ').put(!p.supported ? "unknown" : *p.supported ? "yes" : "no");

@@ -67,7 +67,7 @@ class output {
 
   enum class kind { plain, pipe, socket };
   int fd_;
-  std::size_t page_ = 4096;      // a pipe's slot: one page (PAGE_SIZE)
+  std::size_t page_ = 4096;  // a pipe's slot: one page (PAGE_SIZE)
   std::size_t pipe_pages_ = 1;
   bool interruptible_ = false;
   kind kind_ = kind::plain;

@@ -12,7 +12,8 @@ namespace bpfbatch::cli {
 namespace {
 
 // A map of maps takes the inner map's descriptor; the drain gave its id.
-write_result put_back_inner_map(const map& m, std::span<const std::byte> key, std::span<const std::byte> value) {
+write_result put_back_inner_map(const map& m, std::span<const std::byte> key,
+                                std::span<const std::byte> value) {
   std::uint32_t id = 0;
   std::memcpy(&id, value.data(), sizeof(id));
   auto inner = map::open_id(id, {access::read_only});

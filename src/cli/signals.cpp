@@ -11,8 +11,8 @@ namespace {
 
 volatile std::sig_atomic_t requested = 0;
 bool blocking = false;
-sigset_t caught;    // the stop signals this process catches
-sigset_t unblocked; // the mask it started with: what waits use
+sigset_t caught;     // the stop signals this process catches
+sigset_t unblocked;  // the mask it started with: what waits use
 
 void record(int signal) { requested = signal; }
 

@@ -16,7 +16,8 @@ unread_entries::unread_entries(int fd, const map_info& info)
   pipe_ = ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
-void unread_entries::add(std::uint64_t end, std::span<const std::byte> key, std::span<const std::byte> value) {
+void unread_entries::add(std::uint64_t end, std::span<const std::byte> key,
+                         std::span<const std::byte> value) {
   // Grows to the most entries ever unread at once, then stays: no
   // allocation per batch once a drain is under way.
   const std::size_t at = records_.size();
