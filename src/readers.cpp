@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -20,7 +19,7 @@ namespace bpfbatch::detail {
 
 namespace {
 
-// kernel_can_write() without memfd: a byte read(2) from a pipe into every
+// kernel_can_write() without /dev/zero: a byte read(2) from a pipe into every
 // page of each region (probes a page apart touch every page) and its last byte.
 int kernel_can_write_each_page(const std::array<std::span<std::byte>, 3>& regions) noexcept {
   const long page = ::sysconf(_SC_PAGESIZE);
@@ -83,28 +82,27 @@ bool regions_overlap(const std::array<std::span<std::byte>, 3>& regions) noexcep
 
 // Has the kernel write zeros over every byte of each region: 0, or EFAULT
 // where it cannot (a read-only page), with no signal, where a store of our
-// own would be SIGSEGV. One pread(2) per region from a memfd's hole; where
-// memfd_create is refused, one read(2) per page from a pipe.
+// own would be SIGSEGV. read(2) from /dev/zero, in pieces below the
+// kernel's MAX_RW_COUNT (2 GiB); where /dev/zero cannot be opened (a
+// container without /dev), a byte per page through a pipe. It costs what a
+// memset of the regions costs: they are the memory one batch can use.
 int kernel_can_write(const std::array<std::span<std::byte>, 3>& regions) noexcept {
-  std::size_t largest = 0;
-  for (const auto& region : regions) largest = std::max(largest, region.size());
-  if (largest == 0) return 0;
-  const int zeros = ::memfd_create("bpfbatch-zeros", MFD_CLOEXEC);
-  if (zeros >= 0 && ::ftruncate(zeros, static_cast<off_t>(largest)) == 0) {
-    int result = 0;
-    for (const auto& region : regions) {
-      if (region.empty()) continue;
-      const ssize_t n = ::pread(zeros, region.data(), region.size(), 0);
-      if (n != static_cast<ssize_t>(region.size())) {
-        result = n < 0 ? errno : EFAULT;  // short: it stopped at a page it could not write
-        break;
-      }
+  const int zeros = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  if (zeros < 0) return kernel_can_write_each_page(regions);
+  constexpr std::size_t piece = std::size_t{1} << 30;
+  int result = 0;
+  for (const auto& region : regions) {
+    for (std::size_t at = 0; at < region.size() && result == 0;) {
+      const std::size_t size = std::min(piece, region.size() - at);
+      const ssize_t n = ::read(zeros, region.data() + at, size);
+      if (n < 0 && errno == EINTR) continue;
+      // Short: it stopped at a page it could not write.
+      if (n != static_cast<ssize_t>(size)) result = n < 0 ? errno : EFAULT;
+      at += size;
     }
-    ::close(zeros);
-    return result;
   }
-  if (zeros >= 0) ::close(zeros);
-  return kernel_can_write_each_page(regions);
+  ::close(zeros);
+  return result;
 }
 
 std::byte* key_slot(read_context& c, std::uint32_t i) noexcept {
@@ -127,7 +125,9 @@ read_step mapped_array_reader::step(read_context& c) noexcept {
 
 read_step batch_command_reader::step(read_context& c) noexcept {
   while (true) {
-    const std::size_t token_size = c.buffers().token().size() / 2;
+    // The two tokens are the first token_bytes() of the token memory, which is
+    // all an iteration checks and uses, however much was borrowed.
+    const std::size_t token_size = static_cast<std::size_t>(token_bytes(c.info) / 2);
     std::byte* in_token = c.buffers().token().data() + (in_first ? 0 : token_size);
     std::byte* out_token = c.buffers().token().data() + (in_first ? token_size : 0);
     std::uint32_t count = call_size;
@@ -192,9 +192,12 @@ std::error_code batch_command_reader::grow_for_bucket(read_context& c) noexcept 
   if (!grown) return grown.error();
   if (*grown <= call_size) return make_error(ENOSPC);  // borrowed memory holds no more
   // Borrowed memory is used further than before: the kernel must be able to
-  // write that part too before a drain lets it delete into it.
-  if (c.buffers().borrowed())
-    if (const int err = kernel_can_write(used_regions(c.buffers(), c.info, *grown))) return make_error(err);
+  // write those keys and values too before a drain lets it delete into them.
+  // Not the token, which holds the bucket this call resumes from.
+  if (c.buffers().borrowed()) {
+    const auto regions = used_regions(c.buffers(), c.info, *grown);
+    if (const int err = kernel_can_write({regions[0], regions[1], {}})) return make_error(err);
+  }
   call_size = *grown;
   ++c.stats.no_space_retries;
   return {};

@@ -7,7 +7,9 @@
 #include <linux/bpf.h>
 #include <poll.h>
 #include <signal.h>
+#include <pty.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <csignal>
@@ -381,13 +383,17 @@ TEST_CASE("a walk drain (LPM trie) and a queue drain to /dev/full put everything
 
 TEST_CASE("SIGTERM ends a drain whose reader read a little and then stalled, at once") {
   REQUIRE_KERNEL();
+  // Batch sizes whose writes are no whole number of pages leave the pipe's
+  // pages partly filled: a write larger than a page could then block.
+  for (const char* batch_size : {"100", "88", "4096"})
   for (int signal : {SIGTERM, SIGINT}) {
+    INFO("batch size ", batch_size, ", signal ", signal);
     pinned_map p = filled_hash(30'000, "drain_stall_late");
     const auto before = support::reference_walk(p.m.fd());
     int out[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     int err_fd = -1;
-    const pid_t pid = start_cli({"drain", "pinned", p.path}, out[1], err_fd);
+    const pid_t pid = start_cli({"drain", "pinned", p.path, "--batch-size", batch_size}, out[1], err_fd);
     ::close(out[1]);
     // Read 10,000 bytes (the tool's 64 KiB write goes part of the way), then stall.
     std::string text;
@@ -461,4 +467,57 @@ TEST_CASE("drain --count says how many it deleted, also when the count cannot be
   CHECK(r.status == 1);
   CHECK(r.err.find("cannot write output: No space left on device after 300 entries were deleted") !=
         std::string::npos);
+}
+
+TEST_CASE("a drain to a terminal that does not take its output ends at one SIGINT") {
+  REQUIRE_KERNEL();
+  pinned_map p = filled_hash(30'000, "drain_tty");
+  const auto before = support::reference_walk(p.m.fd());
+  int master = -1, slave = -1;
+  REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+  int err_fd = -1;
+  const pid_t pid = start_cli({"drain", "pinned", p.path}, slave, err_fd);
+  ::close(slave);
+  // Nobody reads the terminal: the tool's write waits in the tty layer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto sent = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  const int status = wait_status(pid);
+  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(2));
+  const std::string err = slurp(err_fd);
+  ::close(err_fd);
+  // What the terminal took: read it from the master now.
+  ::fcntl(master, F_SETFL, O_NONBLOCK);
+  std::string text;
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::read(master, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  ::close(master);
+  INFO(err);
+  CHECK(status == 128 + SIGINT);
+  // The terminal turned each newline into CR LF.
+  std::string lines;
+  for (char c : text)
+    if (c != '\r') lines += c;
+  check_nothing_lost(before, complete_plain_entries(lines), support::reference_walk(p.m.fd()));
+}
+
+TEST_CASE("a file-size limit stops a drain with EFBIG, and what did not fit goes back") {
+  REQUIRE_KERNEL();
+  pinned_map p = filled_hash(20'000, "drain_fsize");
+  const auto before = support::reference_walk(p.m.fd());
+  char file_template[] = "/tmp/bpfbatch-fsize-XXXXXX";
+  const int fd = ::mkstemp(file_template);
+  REQUIRE(fd >= 0);
+  auto r = cli({"drain", "pinned", p.path}, {.stdout_fd = fd, .before_exec = [] {
+                                                 struct rlimit limit {100'000, 100'000};
+                                                 ::setrlimit(RLIMIT_FSIZE, &limit);
+                                               }});
+  ::close(fd);
+  const std::string text = read_file(file_template);
+  ::unlink(file_template);
+  INFO(r.err);
+  CHECK(r.status == 1);  // not killed by SIGXFSZ
+  CHECK(r.err.find("File too large") != std::string::npos);
+  check_nothing_lost(before, complete_plain_entries(text), support::reference_walk(p.m.fd()));
 }

@@ -148,12 +148,15 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
     notice_signals();  // before the next batch is deleted
     if (stop_signal() != 0) break;
   }
+  notice_signals();  // one that came during the last call
   if (const int signal = stop_signal(); signal != 0) {
     // What was printed stays a whole document (and --count says how many
     // it deleted); plain output gets no "Found" line, which would read as a
-    // complete drain.
+    // complete drain. A reader that went away meanwhile gets its unread
+    // entries put back (finish()).
     if (o.count || (o.json && printer.delivered() > 0)) print_trailer(out, o, format, printer.delivered());
     (void)out.flush();
+    (void)printer.finish();
     printer.stop(subject, signal);
   }
   if (gen.error()) {

@@ -3,6 +3,7 @@
 // scripts written for bpftool keep working. This file parses the command
 // line and dispatches; each command lives in its own file.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,8 +111,10 @@ map gets fewer entries where their values would pass 16 MiB (many CPUs).
 
 // Memory that runs out (a ulimit -v, a container's limit) ends the tool with
 // a message and status 1, never an abort. The library allocates nothing
-// between a drain's delete and its print, and its buffers stop growing after
-// the first batch; what fails here fails before an element is taken.
+// between a drain's delete and its print (its buffers grow before the call
+// that needs them), and the tool's copy of what may sit unread in a pipe is
+// made after the batch was written; a failure here loses no entry that had
+// not reached stdout.
 [[noreturn]] void out_of_memory() {
   static constexpr char message[] = "bpfbatch: out of memory\n";
   (void)!::write(2, message, sizeof(message) - 1);
@@ -150,6 +153,9 @@ int print(std::string_view text) {
 int main(int argc, char** argv) {
   std::set_new_handler(out_of_memory);
   claim_standard_descriptors();
+  // A file-size limit (ulimit -f) is a write error (EFBIG) to report, and for
+  // a drain to put the unwritten entries back, not a signal that kills.
+  ::signal(SIGXFSZ, SIG_IGN);
   const std::vector<std::string_view> words(argv + 1, argv + argc);
   const parsed_arguments parsed = parse_arguments(words);
   if (!parsed.usage_error.empty()) usage_error(parsed.usage_error);

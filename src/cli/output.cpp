@@ -1,8 +1,7 @@
 #include "output.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,22 +102,15 @@ void output::stop_on_signals() noexcept {
   interruptible_ = true;
   struct stat st {};
   if (fd_ < 0 || ::fstat(fd_, &st) != 0) return;
-  kind_ = S_ISFIFO(st.st_mode) ? kind::pipe : S_ISSOCK(st.st_mode) ? kind::socket : kind::plain;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  page_ = page > 0 ? static_cast<std::size_t>(page) : 4096;
-  const int size = kind_ == kind::pipe ? ::fcntl(fd_, F_GETPIPE_SZ) : -1;
-  pipe_pages_ = size > 0 ? static_cast<std::size_t>(size) / page_ : 1;
-}
-
-// What a pipe takes now without blocking: pipe_write() waits only when every
-// slot (a page each) is taken. The unread bytes fill at most one page more
-// than their count needs (the reader's partly read page), and POLLOUT said a
-// slot is free, so a page always fits.
-std::size_t output::pipe_room() const noexcept {
-  int unread = 0;
-  if (::ioctl(fd_, FIONREAD, &unread) != 0 || unread < 0) return page_;
-  const std::size_t taken = (static_cast<std::size_t>(unread) + page_ - 1) / page_ + 1;
-  return taken + 1 < pipe_pages_ ? (pipe_pages_ - taken - 1) * page_ : page_;
+  if (S_ISFIFO(st.st_mode)) {
+    kind_ = kind::pipe;
+  } else if (S_ISSOCK(st.st_mode)) {
+    kind_ = kind::socket;
+  } else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+    kind_ = kind::plain;
+  } else {
+    kind_ = kind::device;  // a terminal, or another character device
+  }
 }
 
 // One write(2), retried on EINTR, waiting with poll(2) where a non-blocking
@@ -154,18 +146,42 @@ int output::write_waiting_for_room(const char* data, std::size_t size, std::size
       if (errno == EINTR) continue;
       return errno;
     }
-    ssize_t n;
-    if (kind_ == kind::socket) {
-      n = ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } else {
-      n = ::write(fd_, data, kind_ == kind::pipe ? std::min(size, pipe_room()) : size);
-    }
+    const ssize_t n = write_without_waiting(data, size);
     if (n >= 0) {
       done += static_cast<std::size_t>(n);
       return 0;
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return errno;
   }
+}
+
+// One write that cannot block for good while the stop signals are blocked.
+// A pipe that polled writable has a free slot, and a write of a page takes
+// one slot at most (pipe_write: a write that is no whole number of pages
+// merges into the last page only if all of the rest fits there), so it
+// never waits. A socket is told not to wait. A file never waits for long.
+// A terminal can (flow control, a reader that does not read), and has no way
+// to say how much it takes: the stop signals are let in around that write,
+// which they then interrupt.
+ssize_t output::write_without_waiting(const char* data, std::size_t size) noexcept {
+  switch (kind_) {
+    case kind::pipe:
+      return ::write(fd_, data, std::min<std::size_t>(size, 4096));
+    case kind::socket:
+      return ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    case kind::plain:
+      return ::write(fd_, data, size);
+    case kind::device:
+      break;
+  }
+  const sigset_t* open = wait_mask();
+  sigset_t blocked;
+  if (open == nullptr || ::sigprocmask(SIG_SETMASK, open, &blocked) != 0) return ::write(fd_, data, size);
+  const ssize_t n = stop_signal() != 0 ? (errno = EINTR, -1) : ::write(fd_, data, size);
+  const int saved = errno;
+  ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
+  errno = saved;
+  return n;
 }
 
 int output::flush() noexcept {

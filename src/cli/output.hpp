@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <sys/types.h>
+
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -47,8 +49,9 @@ class output {
 
   // From now on flush() waits for room with ppoll(2), with the stop signals
   // (signals.hpp) open only there, and writes no more than the descriptor
-  // takes without blocking (a page to a pipe, MSG_DONTWAIT to a socket): a
-  // stop signal then always ends a wait on a stalled reader.
+  // takes without blocking (a page to a pipe, MSG_DONTWAIT to a socket; a
+  // terminal's write lets the stop signals in): a stop signal then always
+  // ends a wait on a stalled reader.
   void stop_on_signals() noexcept;
 
   int fd() const noexcept { return fd_; }
@@ -63,12 +66,10 @@ class output {
   int write_some(const char* data, std::size_t size, std::size_t& done) noexcept;
   int write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept;
 
-  std::size_t pipe_room() const noexcept;
+  ssize_t write_without_waiting(const char* data, std::size_t size) noexcept;
 
-  enum class kind { plain, pipe, socket };
+  enum class kind { plain, pipe, socket, device };
   int fd_;
-  std::size_t page_ = 4096;  // a pipe's slot: one page (PAGE_SIZE)
-  std::size_t pipe_pages_ = 1;
   bool interruptible_ = false;
   kind kind_ = kind::plain;
   int error_ = 0;
