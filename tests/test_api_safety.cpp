@@ -439,7 +439,8 @@ TEST_CASE("borrowed tokens of exactly the documented size survive an ENOSPC grow
     support::contents got;
     for (const batch& b : gen) {
       for (std::size_t i = 0; i < b.size(); ++i) {
-        CHECK(got.emplace(support::bytes(b.key(i).begin(), b.key(i).end()), std::vector<support::bytes>{}).second);
+        CHECK(got.emplace(support::bytes(b.key(i).begin(), b.key(i).end()), std::vector<support::bytes>{})
+                  .second);
         REQUIRE(++yielded <= 64);  // a restart would go on for ever
       }
     }

@@ -6,8 +6,8 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <poll.h>
-#include <signal.h>
 #include <pty.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -386,37 +386,37 @@ TEST_CASE("SIGTERM ends a drain whose reader read a little and then stalled, at 
   // Batch sizes whose writes are no whole number of pages leave the pipe's
   // pages partly filled: a write larger than a page could then block.
   for (const char* batch_size : {"100", "88", "4096"})
-  for (int signal : {SIGTERM, SIGINT}) {
-    INFO("batch size ", batch_size, ", signal ", signal);
-    pinned_map p = filled_hash(30'000, "drain_stall_late");
-    const auto before = support::reference_walk(p.m.fd());
-    int out[2];
-    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    int err_fd = -1;
-    const pid_t pid = start_cli({"drain", "pinned", p.path, "--batch-size", batch_size}, out[1], err_fd);
-    ::close(out[1]);
-    // Read 10,000 bytes (the tool's 64 KiB write goes part of the way), then stall.
-    std::string text;
-    char buffer[4096];
-    while (text.size() < 10'000) {
-      const ssize_t n = ::read(out[0], buffer, sizeof(buffer));
-      REQUIRE(n > 0);
-      text.append(buffer, static_cast<std::size_t>(n));
+    for (int signal : {SIGTERM, SIGINT}) {
+      INFO("batch size ", batch_size, ", signal ", signal);
+      pinned_map p = filled_hash(30'000, "drain_stall_late");
+      const auto before = support::reference_walk(p.m.fd());
+      int out[2];
+      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+      int err_fd = -1;
+      const pid_t pid = start_cli({"drain", "pinned", p.path, "--batch-size", batch_size}, out[1], err_fd);
+      ::close(out[1]);
+      // Read 10,000 bytes (the tool's 64 KiB write goes part of the way), then stall.
+      std::string text;
+      char buffer[4096];
+      while (text.size() < 10'000) {
+        const ssize_t n = ::read(out[0], buffer, sizeof(buffer));
+        REQUIRE(n > 0);
+        text.append(buffer, static_cast<std::size_t>(n));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      const auto sent = std::chrono::steady_clock::now();
+      ::kill(pid, signal);
+      const int status = wait_status(pid);  // one signal is enough
+      const auto took = std::chrono::steady_clock::now() - sent;
+      CHECK(took < std::chrono::seconds(2));
+      const std::string err = slurp(err_fd);
+      ::close(err_fd);
+      text += slurp(out[0]);
+      ::close(out[0]);
+      INFO(err);
+      CHECK(status == 128 + signal);
+      check_nothing_lost(before, complete_plain_entries(text), support::reference_walk(p.m.fd()));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const auto sent = std::chrono::steady_clock::now();
-    ::kill(pid, signal);
-    const int status = wait_status(pid);  // one signal is enough
-    const auto took = std::chrono::steady_clock::now() - sent;
-    CHECK(took < std::chrono::seconds(2));
-    const std::string err = slurp(err_fd);
-    ::close(err_fd);
-    text += slurp(out[0]);
-    ::close(out[0]);
-    INFO(err);
-    CHECK(status == 128 + signal);
-    check_nothing_lost(before, complete_plain_entries(text), support::reference_walk(p.m.fd()));
-  }
 }
 
 TEST_CASE("a stop signal ignored when the drain started (nohup, a background job) stays ignored") {
@@ -510,9 +510,11 @@ TEST_CASE("a file-size limit stops a drain with EFBIG, and what did not fit goes
   const int fd = ::mkstemp(file_template);
   REQUIRE(fd >= 0);
   auto r = cli({"drain", "pinned", p.path}, {.stdout_fd = fd, .before_exec = [] {
-                                                 struct rlimit limit {100'000, 100'000};
-                                                 ::setrlimit(RLIMIT_FSIZE, &limit);
-                                               }});
+                                               struct rlimit limit {
+                                                 100'000, 100'000
+                                               };
+                                               ::setrlimit(RLIMIT_FSIZE, &limit);
+                                             }});
   ::close(fd);
   const std::string text = read_file(file_template);
   ::unlink(file_template);

@@ -1,7 +1,9 @@
 #include "output.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,18 +157,31 @@ int output::write_waiting_for_room(const char* data, std::size_t size, std::size
   }
 }
 
+// What a pipe that polled writable takes without waiting. pipe_write()
+// waits only when every slot (a page each) is taken, and every taken slot
+// holds a byte at least (pipe_read() frees an empty one), so at least
+// slots - min(slots, unread bytes) are free; POLLOUT said one is. A write
+// of that many pages takes no more slots than that.
+std::size_t output::pipe_room() const noexcept {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::size_t page_size = page > 0 ? static_cast<std::size_t>(page) : 4096;
+  const int pipe_size = ::fcntl(fd_, F_GETPIPE_SZ);  // asked each time: the reader may shrink it
+  int unread = 0;
+  if (pipe_size <= 0 || ::ioctl(fd_, FIONREAD, &unread) != 0 || unread < 0) return page_size;
+  const std::size_t slots = static_cast<std::size_t>(pipe_size) / page_size;
+  const std::size_t taken = std::min(slots, static_cast<std::size_t>(unread));
+  return std::max<std::size_t>(1, slots - taken) * page_size;
+}
+
 // One write that cannot block for good while the stop signals are blocked.
-// A pipe that polled writable has a free slot, and a write of a page takes
-// one slot at most (pipe_write: a write that is no whole number of pages
-// merges into the last page only if all of the rest fits there), so it
-// never waits. A socket is told not to wait. A file never waits for long.
-// A terminal can (flow control, a reader that does not read), and has no way
-// to say how much it takes: the stop signals are let in around that write,
-// which they then interrupt.
+// A pipe gets what it has room for (pipe_room). A socket is told not to
+// wait. A file never waits for long. A terminal can (flow control, a reader
+// that does not read), and has no way to say how much it takes: the stop
+// signals are let in around that write, which they then interrupt.
 ssize_t output::write_without_waiting(const char* data, std::size_t size) noexcept {
   switch (kind_) {
     case kind::pipe:
-      return ::write(fd_, data, std::min<std::size_t>(size, 4096));
+      return ::write(fd_, data, std::min(size, pipe_room()));
     case kind::socket:
       return ::send(fd_, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
     case kind::plain:

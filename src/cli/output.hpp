@@ -4,8 +4,8 @@
 // exactly which bytes reached the reader.
 #pragma once
 
-#include <cstddef>
 #include <sys/types.h>
+#include <cstddef>
 
 #include <cstdint>
 #include <span>
@@ -67,6 +67,7 @@ class output {
   int write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept;
 
   ssize_t write_without_waiting(const char* data, std::size_t size) noexcept;
+  std::size_t pipe_room() const noexcept;
 
   enum class kind { plain, pipe, socket, device };
   int fd_;
