@@ -39,6 +39,9 @@ pid_t start_cli(const std::vector<std::string>& args, int stdout_fd, int& err_fd
                 const std::function<void()>& before_exec = {});
 // Waits for a started process: its exit status, or 128 + signal.
 int wait_status(pid_t pid);
+// The same, but a process still running after `seconds` (a hang) is killed
+// and the answer is -1, so that a test fails instead of hanging the suite.
+int wait_status_within(pid_t pid, int seconds);
 
 std::string cli_path();
 run_result cli(const std::vector<std::string>& args, run_options options = {});

@@ -198,10 +198,11 @@ TEST_CASE("a drain whose reader closes early fails, and puts back everything the
           head.append(buffer.data(), static_cast<std::size_t>(n));
         }
         ::close(out[0]);
+        const int status = wait_status_within(pid, 60);
         const std::string err = slurp(err_fd);
         ::close(err_fd);
         INFO(err);
-        CHECK(wait_status(pid) == 1);  // never 0: the drain did not finish
+        CHECK(status == 1);  // never 0: the drain did not finish
         CHECK(err.find("output closed after ") != std::string::npos);
         const auto seen = json ? complete_json_entries(head) : complete_plain_entries(head);
         CHECK(reported_printed(err) == seen.size());
@@ -230,9 +231,9 @@ TEST_CASE("SIGINT or SIGTERM mid-drain ends it between batches: printed plus lef
       reader.wait_for_output();
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       ::kill(pid, signal);
+      const int status = wait_status_within(pid, 20);
       const std::string err = slurp(err_fd);
       ::close(err_fd);
-      const int status = wait_status(pid);
       const std::string text = reader.finish();
       ::close(out[0]);
       INFO(err);
@@ -263,9 +264,9 @@ TEST_CASE("SIGINT while a drain is blocked on a stalled reader puts the batch in
   // Nobody reads: the tool fills the pipe and blocks in write(2).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(pid, SIGINT);
+  const int status = wait_status_within(pid, 20);
   const std::string err = slurp(err_fd);
   ::close(err_fd);
-  const int status = wait_status(pid);
   const std::string text = slurp(out[0]);
   ::close(out[0]);
   INFO(err);
@@ -296,10 +297,11 @@ TEST_CASE("a drain into a non-blocking pipe waits for the reader instead of fail
     if (++reads % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ::close(out[0]);
+  const int status = wait_status_within(pid, 60);
   const std::string err = slurp(err_fd);
   ::close(err_fd);
   INFO(err);
-  CHECK(wait_status(pid) == 0);
+  CHECK(status == 0);
   CHECK(err.empty());
   CHECK(entries_of(text) == before);
   CHECK(support::reference_walk(p.m.fd()).empty());
@@ -406,7 +408,7 @@ TEST_CASE("SIGTERM ends a drain whose reader read a little and then stalled, at 
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       const auto sent = std::chrono::steady_clock::now();
       ::kill(pid, signal);
-      const int status = wait_status(pid);  // one signal is enough
+      const int status = wait_status_within(pid, 20);  // one signal is enough
       const auto took = std::chrono::steady_clock::now() - sent;
       CHECK(took < std::chrono::seconds(2));
       const std::string err = slurp(err_fd);
@@ -431,9 +433,10 @@ TEST_CASE("a stop signal ignored when the drain started (nohup, a background job
   pipe_reader reader(out[0]);
   reader.wait_for_output();
   ::kill(pid, SIGHUP);
+  const int status = wait_status_within(pid, 60);
   const std::string err = slurp(err_fd);
   ::close(err_fd);
-  CHECK(wait_status(pid) == 0);
+  CHECK(status == 0);
   CHECK(err.empty());
   const std::string text = reader.finish();
   ::close(out[0]);
@@ -482,7 +485,7 @@ TEST_CASE("a drain to a terminal that does not take its output ends at one SIGIN
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto sent = std::chrono::steady_clock::now();
   ::kill(pid, SIGINT);
-  const int status = wait_status(pid);
+  const int status = wait_status_within(pid, 20);
   CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(2));
   const std::string err = slurp(err_fd);
   ::close(err_fd);

@@ -138,9 +138,11 @@ int output::write_some(const char* data, std::size_t size, std::size_t& done) no
 int output::write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept {
   static const timespec no_wait{};
   while (true) {
-    // Asked to stop: what the reader takes at once still goes out, but the
-    // tool no longer waits for a reader that does not read.
+    // Asked to stop: what a pipe or socket takes at once still goes out, but
+    // the tool waits no more; a terminal, whose write can wait whatever poll
+    // said, gets nothing more.
     const bool stopping = stop_signal() != 0;
+    if (stopping && kind_ == kind::device) return EINTR;
     pollfd ready{fd_, POLLOUT, 0};
     const int ready_count = ::ppoll(&ready, 1, stopping ? &no_wait : nullptr, wait_mask());
     if (ready_count == 0) return EINTR;
@@ -149,11 +151,14 @@ int output::write_waiting_for_room(const char* data, std::size_t size, std::size
       return errno;
     }
     const ssize_t n = write_without_waiting(data, size);
-    if (n >= 0) {
+    if (n > 0) {
       done += static_cast<std::size_t>(n);
       return 0;
     }
+    if (n == 0) return EIO;  // no descriptor this tool writes takes nothing without an error
+    // Nothing taken (EAGAIN, or a signal): wait again, unless asked to stop.
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return errno;
+    if (stopping || stop_signal() != 0) return EINTR;
   }
 }
 
