@@ -100,17 +100,13 @@ inline bool can_be_listed(map_type type) noexcept {
   }
 }
 
-// Whether a drain can remove this map's elements: queues and stacks pop;
-// keyed maps need a delete that removes the element. Not plain arrays (every
-// element always exists: DELETE_ELEM is EINVAL), struct_ops (a delete
-// unregisters the struct_ops but the element stays, bpf_struct_ops_map_delete_elem),
-// cgroup storage (cgroup_storage_delete_elem: EINVAL), and the maps that
-// cannot be listed.
-inline bool can_be_drained(map_type type) noexcept {
+// Whether DELETE_ELEM on a key removes that element. Not for plain arrays
+// (every element always exists: DELETE_ELEM is EINVAL), struct_ops (a delete
+// unregisters the struct_ops but the element stays,
+// bpf_struct_ops_map_delete_elem), cgroup storage (cgroup_storage_delete_elem:
+// EINVAL), nor maps without keys.
+inline bool deletes_remove_elements(map_type type) noexcept {
   switch (type) {
-    case map_type::queue:
-    case map_type::stack:
-      return true;
     case map_type::array:
     case map_type::percpu_array:
     case map_type::struct_ops:
@@ -118,19 +114,18 @@ inline bool can_be_drained(map_type type) noexcept {
     case map_type::percpu_cgroup_storage:
       return false;
     default:
-      return can_be_listed(type);
+      return !is_keyless(type);
   }
-}
-
-// Whether DELETE_ELEM removes elements of this type (delete_batch).
-inline bool elements_can_be_deleted(map_type type) noexcept {
-  return !is_keyless(type) && type != map_type::array && type != map_type::percpu_array &&
-         type != map_type::struct_ops && type != map_type::cgroup_storage &&
-         type != map_type::percpu_cgroup_storage;
 }
 
 inline bool is_queue_or_stack(map_type type) noexcept {
   return type == map_type::queue || type == map_type::stack;
+}
+
+// Whether a drain can remove this map's elements: queues and stacks pop;
+// keyed maps need a delete that removes the element, and keys to list.
+inline bool can_be_drained(map_type type) noexcept {
+  return is_queue_or_stack(type) || (deletes_remove_elements(type) && can_be_listed(type));
 }
 
 }  // namespace bpfbatch::detail

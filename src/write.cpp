@@ -155,7 +155,7 @@ write_result delete_batch(const map& m, std::span<const std::byte> keys, delete_
   // batch 524), a struct_ops delete unregisters without removing: say so
   // once, clearly, before any call. Key-less maps have no keys to delete.
   if (info.key_size == 0) return failed(0, 0, EINVAL, command::none);
-  if (!detail::elements_can_be_deleted(info.type)) return failed(0, 0, errno_not_supported, command::none);
+  if (!detail::deletes_remove_elements(info.type)) return failed(0, 0, errno_not_supported, command::none);
 
   std::size_t position = 0;  // keys handled: deleted or found missing
   std::size_t missing = 0;
