@@ -14,18 +14,28 @@ namespace bpfbatch::cli {
 
 namespace {
 
-// How many of a batch's entries, printed from stream position `start`, the
-// reader got whole when it got the bytes up to `read`: printed again into a
+// Calls f(i, end) with the stream position where entry i of a batch
+// printed from `start` ends, until f returns false: printed again into a
 // counter, so that no memory is needed per entry.
-std::size_t entries_read(const entry_format& format, const batch& b, bool first, std::uint64_t start,
-                         std::uint64_t read) {
+template <class F>
+void each_entry_end(const entry_format& format, const batch& b, bool first, std::uint64_t start, F f) {
   output counter = output::measure();
-  std::size_t done = 0;
   for (std::size_t i = 0; i < b.size(); ++i) {
     print_entry(counter, format, b, i, first && i == 0);
-    if (start + counter.position() > read) break;
-    ++done;
+    if (!f(i, start + counter.position())) return;
   }
+}
+
+// How many of a batch's entries the reader got whole when it got the bytes
+// up to `read`.
+std::size_t entries_read(const entry_format& format, const batch& b, bool first, std::uint64_t start,
+                         std::uint64_t read) {
+  std::size_t done = 0;
+  each_entry_end(format, b, first, start, [&](std::size_t, std::uint64_t end) {
+    if (end > read) return false;
+    ++done;
+    return true;
+  });
   return done;
 }
 
@@ -56,7 +66,7 @@ bool drain_output::deliver(const batch& b) {
   }
   const bool first = out_.position() == 0;
   const std::uint64_t start = out_.position();
-  for (std::size_t i = 0; i < b.size(); ++i) print_entry(out_, format_, b, i, first && i == 0);
+  print_batch(out_, format_, b, first);
   if (out_.flush() == 0) {
     delivered_ += b.size();
     remember(b, start, first);
@@ -71,11 +81,10 @@ bool drain_output::deliver(const batch& b) {
 // where each ends in the stream (printed again into a counter).
 void drain_output::remember(const batch& b, std::uint64_t start, bool first) {
   if (!unread_.tracking()) return;
-  output counter = output::measure();
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    print_entry(counter, format_, b, i, first && i == 0);
-    unread_.add(start + counter.position(), b.key(i), b.value(i));
-  }
+  each_entry_end(format_, b, first, start, [&](std::size_t i, std::uint64_t end) {
+    unread_.add(end, b.key(i), b.value(i));
+    return true;
+  });
   unread_.forget_read(out_.written());
 }
 

@@ -114,8 +114,7 @@ int run_plain_dump(const arguments& o, const map& m, const entry_format& format)
   std::uint64_t entries = 0;
   auto gen = lookup_batches(m, {.batch_size = o.batch_size, .method = o.method});
   for (const batch& b : gen) {
-    if (!o.count)
-      for (std::size_t i = 0; i < b.size(); ++i) print_entry(out, format, b, i, entries == 0 && i == 0);
+    if (!o.count) print_batch(out, format, b, entries == 0);
     entries += b.size();
     if (out.error() != 0) break;
     shown.update(entries);

@@ -89,6 +89,10 @@ void print_entry(output& out, const entry_format& format, const batch& b, std::s
   }
 }
 
+void print_batch(output& out, const entry_format& format, const batch& b, bool first) {
+  for (std::size_t i = 0; i < b.size(); ++i) print_entry(out, format, b, i, first && i == 0);
+}
+
 void print_end(output& out, const entry_format& format, std::uint64_t entries) {
   if (format.json) {
     out.put(entries == 0 ? "[]\n" : "]\n");

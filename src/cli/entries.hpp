@@ -23,6 +23,9 @@ struct entry_format {
 // nothing reaches stdout before the first element.
 void print_entry(output& out, const entry_format& format, const batch& b, std::size_t i, bool first);
 
+// Every entry of the batch; first: the batch starts the output.
+void print_batch(output& out, const entry_format& format, const batch& b, bool first);
+
 // What follows the last entry: "Found N elements" or the JSON array's end
 // (the whole "[]" when there was no entry).
 void print_end(output& out, const entry_format& format, std::uint64_t entries);
