@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,24 @@ large_hash large_hash_map(std::uint32_t entries, const std::string& name) {
   }
   REQUIRE(update_batch(m, keys, values).applied == entries);
   return {pinned_map(std::move(m), name), std::move(before)};
+}
+
+// The tool started with its stdout on a new pipe: the test keeps the read
+// end and the tool's stderr.
+struct tool_on_pipe {
+  pid_t pid;
+  int read_end;
+  int err_fd;
+};
+
+tool_on_pipe start_on_pipe(const std::vector<std::string>& args, int pipe_flags = 0,
+                           const std::function<void()>& before_exec = {}) {
+  int ends[2];
+  REQUIRE(::pipe2(ends, O_CLOEXEC | pipe_flags) == 0);
+  tool_on_pipe tool{-1, ends[0], -1};
+  tool.pid = start_cli(args, ends[1], tool.err_fd, before_exec);
+  ::close(ends[1]);
+  return tool;
 }
 
 // Reads a pipe to its end on a thread, as a reader of the tool's stdout does,
@@ -181,23 +200,19 @@ TEST_CASE("a drain whose reader closes early fails, and puts back everything the
         INFO(entries, " entries; json: ", json, "; the reader takes ", head_bytes, " bytes");
         pinned_map p = filled_hash(entries, "drain_close");
         const auto before = support::reference_walk(p.m.fd());
-        int out[2];
-        REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-        int err_fd = -1;
         std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "500"};
         if (json) args.push_back("-j");
-        const pid_t pid = start_cli(args, out[1], err_fd);
-        ::close(out[1]);
+        const auto [pid, read_end, err_fd] = start_on_pipe(args);
         // As `| head -c N`: read N bytes, then go away. What the tool wrote
         // into the pipe past them was never read.
         std::string head;
         std::vector<char> buffer(head_bytes);
         while (head.size() < head_bytes) {
-          const ssize_t n = ::read(out[0], buffer.data(), head_bytes - head.size());
+          const ssize_t n = ::read(read_end, buffer.data(), head_bytes - head.size());
           REQUIRE(n > 0);
           head.append(buffer.data(), static_cast<std::size_t>(n));
         }
-        ::close(out[0]);
+        ::close(read_end);
         const int status = wait_status_within(pid, 60);
         const std::string err = slurp(err_fd);
         ::close(err_fd);
@@ -220,14 +235,10 @@ TEST_CASE("SIGINT or SIGTERM mid-drain ends it between batches: printed plus lef
       const bool json = run++ % 2 == 0;
       INFO("signal ", signal, " ", delay_ms, " ms into the output; json: ", json);
       auto [p, before] = large_hash_map(250'000, "drain_signal");
-      int out[2];
-      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-      int err_fd = -1;
       std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "1000"};
       if (json) args.push_back("-j");
-      const pid_t pid = start_cli(args, out[1], err_fd);
-      ::close(out[1]);
-      pipe_reader reader(out[0]);
+      const auto [pid, read_end, err_fd] = start_on_pipe(args);
+      pipe_reader reader(read_end);
       reader.wait_for_output();
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       ::kill(pid, signal);
@@ -235,7 +246,7 @@ TEST_CASE("SIGINT or SIGTERM mid-drain ends it between batches: printed plus lef
       const std::string err = slurp(err_fd);
       ::close(err_fd);
       const std::string text = reader.finish();
-      ::close(out[0]);
+      ::close(read_end);
       INFO(err);
       CHECK(status == 128 + signal);  // it ends by the signal, as a shell expects
       CHECK(err.find(std::string("stopped by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM")) !=
@@ -256,19 +267,15 @@ TEST_CASE("SIGINT while a drain is blocked on a stalled reader puts the batch in
   REQUIRE_KERNEL();
   pinned_map p = filled_hash(50'000, "drain_stall");
   const auto before = support::reference_walk(p.m.fd());
-  int out[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  int err_fd = -1;
-  const pid_t pid = start_cli({"drain", "pinned", p.path, "--batch-size", "5000"}, out[1], err_fd);
-  ::close(out[1]);
+  const auto [pid, read_end, err_fd] = start_on_pipe({"drain", "pinned", p.path, "--batch-size", "5000"});
   // Nobody reads: the tool fills the pipe and blocks in write(2).
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(pid, SIGINT);
   const int status = wait_status_within(pid, 20);
   const std::string err = slurp(err_fd);
   ::close(err_fd);
-  const std::string text = slurp(out[0]);
-  ::close(out[0]);
+  const std::string text = slurp(read_end);
+  ::close(read_end);
   INFO(err);
   CHECK(status == 128 + SIGINT);
   CHECK(err.find("stopped by SIGINT") != std::string::npos);
@@ -281,22 +288,18 @@ TEST_CASE("a drain into a non-blocking pipe waits for the reader instead of fail
   REQUIRE_KERNEL();
   pinned_map p = filled_hash(30'000, "drain_nonblock");
   const auto before = support::reference_walk(p.m.fd());
-  int out[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC | O_NONBLOCK) == 0);
-  ::fcntl(out[0], F_SETFL, 0);  // the reader blocks; the tool's end does not
-  int err_fd = -1;
-  const pid_t pid = start_cli({"drain", "pinned", p.path, "-j"}, out[1], err_fd);
-  ::close(out[1]);
+  const auto [pid, read_end, err_fd] = start_on_pipe({"drain", "pinned", p.path, "-j"}, O_NONBLOCK);
+  ::fcntl(read_end, F_SETFL, 0);  // the reader blocks; the tool's end does not
   // A slow reader: the pipe fills and the tool's write(2) says EAGAIN.
   std::string text;
   char buffer[4096];
   ssize_t n;
   int reads = 0;
-  while ((n = ::read(out[0], buffer, sizeof(buffer))) > 0) {
+  while ((n = ::read(read_end, buffer, sizeof(buffer))) > 0) {
     text.append(buffer, static_cast<std::size_t>(n));
     if (++reads % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  ::close(out[0]);
+  ::close(read_end);
   const int status = wait_status_within(pid, 60);
   const std::string err = slurp(err_fd);
   ::close(err_fd);
@@ -392,16 +395,13 @@ TEST_CASE("SIGTERM ends a drain whose reader read a little and then stalled, at 
       INFO("batch size ", batch_size, ", signal ", signal);
       pinned_map p = filled_hash(30'000, "drain_stall_late");
       const auto before = support::reference_walk(p.m.fd());
-      int out[2];
-      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-      int err_fd = -1;
-      const pid_t pid = start_cli({"drain", "pinned", p.path, "--batch-size", batch_size}, out[1], err_fd);
-      ::close(out[1]);
+      const auto [pid, read_end, err_fd] =
+          start_on_pipe({"drain", "pinned", p.path, "--batch-size", batch_size});
       // Read 10,000 bytes (the tool's 64 KiB write goes part of the way), then stall.
       std::string text;
       char buffer[4096];
       while (text.size() < 10'000) {
-        const ssize_t n = ::read(out[0], buffer, sizeof(buffer));
+        const ssize_t n = ::read(read_end, buffer, sizeof(buffer));
         REQUIRE(n > 0);
         text.append(buffer, static_cast<std::size_t>(n));
       }
@@ -413,8 +413,8 @@ TEST_CASE("SIGTERM ends a drain whose reader read a little and then stalled, at 
       CHECK(took < std::chrono::seconds(2));
       const std::string err = slurp(err_fd);
       ::close(err_fd);
-      text += slurp(out[0]);
-      ::close(out[0]);
+      text += slurp(read_end);
+      ::close(read_end);
       INFO(err);
       CHECK(status == 128 + signal);
       check_nothing_lost(before, complete_plain_entries(text), support::reference_walk(p.m.fd()));
@@ -425,12 +425,9 @@ TEST_CASE("a stop signal ignored when the drain started (nohup, a background job
   REQUIRE_KERNEL();
   pinned_map p = filled_hash(200'000, "drain_nohup");
   const auto before = support::reference_walk(p.m.fd());
-  int out[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  int err_fd = -1;
-  const pid_t pid = start_cli({"drain", "pinned", p.path}, out[1], err_fd, [] { ::signal(SIGHUP, SIG_IGN); });
-  ::close(out[1]);
-  pipe_reader reader(out[0]);
+  const auto [pid, read_end, err_fd] =
+      start_on_pipe({"drain", "pinned", p.path}, 0, [] { ::signal(SIGHUP, SIG_IGN); });
+  pipe_reader reader(read_end);
   reader.wait_for_output();
   ::kill(pid, SIGHUP);
   const int status = wait_status_within(pid, 60);
@@ -439,7 +436,7 @@ TEST_CASE("a stop signal ignored when the drain started (nohup, a background job
   CHECK(status == 0);
   CHECK(err.empty());
   const std::string text = reader.finish();
-  ::close(out[0]);
+  ::close(read_end);
   CHECK(complete_plain_entries(text) == before);
 }
 
