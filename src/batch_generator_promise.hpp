@@ -12,6 +12,7 @@
 #include <bpfbatch/batch_generator.hpp>
 #include <bpfbatch/command.hpp>
 #include <bpfbatch/error.hpp>
+#include <bpfbatch/iteration_stats.hpp>
 
 namespace bpfbatch {
 
@@ -39,9 +40,23 @@ struct batch_access {
 
 }  // namespace detail
 
+namespace detail {
+struct iteration_request;
+}
+
 struct batch_generator::promise_type {
   const batch* current = nullptr;
   detail::stop_reason stopped;
+  // What stats() shows. The library's bodies count into it (the promise
+  // points their options at it), and each yield and the end add what is new
+  // to the caller's own iteration_stats, if any.
+  iteration_stats counts;
+  iteration_stats reported;
+  iteration_stats* caller_stats = nullptr;
+
+  promise_type() noexcept = default;
+  // iterate()'s body (iterate.cpp): the coroutine's copy of its request.
+  explicit promise_type(detail::iteration_request& request) noexcept;
 
   batch_generator get_return_object() noexcept { return batch_generator(handle_type::from_promise(*this)); }
 
@@ -57,9 +72,24 @@ struct batch_generator::promise_type {
   std::suspend_always final_suspend() const noexcept { return {}; }
   std::suspend_always yield_value(const batch& value) noexcept {
     current = &value;
+    report();
     return {};
   }
-  void return_value(detail::stop_reason reason) noexcept { stopped = reason; }
+  void return_value(detail::stop_reason reason) noexcept {
+    stopped = reason;
+    report();
+  }
+  void report() noexcept {
+    if (caller_stats == nullptr) return;
+    caller_stats->syscalls += counts.syscalls - reported.syscalls;
+    caller_stats->elements += counts.elements - reported.elements;
+    caller_stats->batches += counts.batches - reported.batches;
+    caller_stats->no_space_retries += counts.no_space_retries - reported.no_space_retries;
+    caller_stats->busy_retries += counts.busy_retries - reported.busy_retries;
+    caller_stats->walked = caller_stats->walked || counts.walked;
+    caller_stats->memory_mapped = caller_stats->memory_mapped || counts.memory_mapped;
+    reported = counts;
+  }
   // The library's bodies call nothing that throws. Should one ever throw,
   // the iteration ends with an error rather than passing for complete.
   void unhandled_exception() noexcept { stopped = {make_error(ENOTRECOVERABLE), command::none}; }

@@ -16,28 +16,52 @@
 
 namespace bpfbatch {
 
+namespace detail {
+
+// Everything an iteration starts from. fd is the iteration's own duplicate
+// of the map's descriptor (or none, with the errno of the failed
+// duplication): the map object the caller passed may be closed or moved
+// while the generator lives.
+struct iteration_request {
+  command batch_command;
+  unique_fd fd;
+  int dup_error;
+  map_info info;
+  batch_options options;
+  batch_buffers* caller_buffers;
+  shard_range range;
+};
+
+}  // namespace detail
+
+// The body counts into the promise (see stats()); the caller's stats, if
+// any, get the counts at each yield.
+batch_generator::promise_type::promise_type(detail::iteration_request& request) noexcept
+    : caller_stats(request.options.stats) {
+  request.options.stats = &counts;
+}
+
 namespace {
 
 using detail::stop_reason;
 
-// fd is the iteration's own duplicate of the map's descriptor (or none, with
-// the errno of the failed duplication): the map object the caller passed may
-// be closed or moved while the generator lives.
-batch_generator iterate(command batch_command, unique_fd fd, int dup_error, map_info info,
-                        batch_options options, batch_buffers* caller_buffers) {
-  if (!fd) co_return stop_reason{make_error(dup_error), command::none};
+batch_generator iterate(detail::iteration_request request) {
+  if (!request.fd) co_return stop_reason{make_error(request.dup_error), command::none};
+  // A shard with nothing to read touches neither buffers nor the map.
+  if (request.range.empty()) co_return stop_reason{};
+  const map_info& info = request.info;
+  const batch_options& options = request.options;
   batch_buffers own_buffers;
-  batch_buffers& buffers = caller_buffers != nullptr ? *caller_buffers : own_buffers;
+  batch_buffers& buffers = request.caller_buffers != nullptr ? *request.caller_buffers : own_buffers;
   detail::buffers_claim claim(buffers);
   if (claim.owner() == nullptr) co_return stop_reason{make_error(EBUSY), command::none};
-  iteration_stats ignored;
-  iteration_stats& stats = options.stats != nullptr ? *options.stats : ignored;
+  iteration_stats& stats = *options.stats;  // the promise's counts
 
-  const bool drain = batch_command == command::map_lookup_and_delete_batch;
+  const bool drain = request.batch_command == command::map_lookup_and_delete_batch;
   const auto capacity = detail::prepare(info, options, claim, drain);
   if (!capacity) co_return stop_reason{capacity.error(), command::none};
-  detail::read_context context{fd.get(), info, options, claim, stats, *capacity};
-  detail::reader reader(context, batch_command);
+  detail::read_context context{request.fd.get(), info, options, claim, stats, *capacity, request.range};
+  detail::reader reader(context, request.batch_command);
   while (true) {
     const detail::read_step step = reader.next();
     if (step.count > 0) {
@@ -52,12 +76,17 @@ batch_generator iterate(command batch_command, unique_fd fd, int dup_error, map_
 }
 
 batch_generator start(command batch_command, const map& m, batch_options options, batch_buffers* buffers) {
-  const int copy = ::fcntl(m.fd(), F_DUPFD_CLOEXEC, 0);
-  const int dup_error = copy < 0 ? errno : 0;
-  return iterate(batch_command, unique_fd(copy), dup_error, m.info(), options, buffers);
+  return detail::start_iteration(batch_command, m, options, buffers, {});
 }
 
 }  // namespace
+
+batch_generator detail::start_iteration(command batch_command, const map& m, batch_options options,
+                                        batch_buffers* buffers, shard_range range) {
+  const int copy = ::fcntl(m.fd(), F_DUPFD_CLOEXEC, 0);
+  const int dup_error = copy < 0 ? errno : 0;
+  return iterate({batch_command, unique_fd(copy), dup_error, m.info(), options, buffers, range});
+}
 
 batch_generator lookup_batches(const map& m, batch_options options) {
   return start(command::map_lookup_batch, m, options, nullptr);
@@ -98,10 +127,7 @@ result<drain_method> drain_method_of(const map& m) noexcept {
   // same release as the lookup-and-delete batch (5.6; maps of maps about
   // 5.19), and no other type has the latter.
   if (err == EPERM) {
-    const bool hash_family = type == map_type::hash || type == map_type::percpu_hash ||
-                             type == map_type::lru_hash || type == map_type::lru_percpu_hash ||
-                             type == map_type::hash_of_maps;
-    err = hash_family ? detail::probe_batch_command(m.fd(), command::map_lookup_batch) : errno_not_supported;
+    err = detail::is_hash_family(type) ? detail::probe_batch_command(m.fd(), command::map_lookup_batch) : errno_not_supported;
   }
   if (err == 0) return drain_method::batch_command;
   if (err == errno_not_supported || err == EINVAL) return drain_method::lookup_then_delete;

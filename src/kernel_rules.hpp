@@ -118,6 +118,13 @@ inline bool deletes_remove_elements(map_type type) noexcept {
   }
 }
 
+// The types whose batch commands are __htab_map_lookup_and_delete_batch,
+// resuming from a bucket index.
+inline bool is_hash_family(map_type type) noexcept {
+  return type == map_type::hash || type == map_type::percpu_hash || type == map_type::lru_hash ||
+         type == map_type::lru_percpu_hash || type == map_type::hash_of_maps;
+}
+
 inline bool is_queue_or_stack(map_type type) noexcept {
   return type == map_type::queue || type == map_type::stack;
 }

@@ -112,14 +112,52 @@ std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
   return c.buffers().values().data() + std::size_t{i} * static_cast<std::size_t>(c.info.value_bytes());
 }
 
+// Removes from the batch [0, copied) each element whose key is among
+// `found`, keeping the order of the others; returns how many are left.
+std::uint32_t drop_keys_found(read_context& c, std::uint32_t copied, std::span<const std::byte> found) noexcept {
+  const std::size_t key_size = c.info.key_size;
+  const std::size_t value_size = static_cast<std::size_t>(c.info.value_bytes());
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < copied; ++i) {
+    const std::byte* key = key_slot(c, i);
+    bool is_found = false;
+    for (std::size_t at = 0; at + key_size <= found.size() && !is_found; at += key_size)
+      is_found = std::memcmp(key, found.data() + at, key_size) == 0;
+    if (is_found) continue;
+    if (kept != i) {
+      std::memmove(key_slot(c, kept), key, key_size);
+      std::memmove(value_slot(c, kept), value_slot(c, i), value_size);
+    }
+    ++kept;
+  }
+  return kept;
+}
+
+// A lookup shard that reads past its end reads again with fewer elements
+// while the part in hand is larger than this, then one bucket at a time: a
+// few calls at each boundary.
+constexpr std::uint32_t small_overshoot = 8;
+
 }  // namespace
 
 read_step mapped_array_reader::step(read_context& c) noexcept {
-  if (next >= c.info.max_entries) return read_step::end();
-  const std::uint32_t count = std::min(c.capacity, c.info.max_entries - next);
+  const std::uint32_t end = std::min(c.info.max_entries, c.range.end);
+  if (next >= end) return read_step::end();
+  const std::uint32_t count = std::min(c.capacity, end - next);
   mapping.copy(next, count, c.buffers().keys().data(), c.buffers().values().data());
   next += count;
-  return {count, next >= c.info.max_entries, {}, command::none};
+  return {count, next >= end, {}, command::none};
+}
+
+void batch_command_reader::start_at(read_context& c) noexcept {
+  const shard_range& range = c.range;
+  next_element = range.begin;
+  if (!range.buckets && range.begin == 0) return;  // NULL in_batch: from the first element
+  // The hash path's in_batch is the bucket to read first; the generic path's
+  // (arrays) is the last key read, and an array's next key is index + 1.
+  const std::uint32_t token = range.buckets ? range.begin : range.begin - 1;
+  std::memcpy(c.buffers().token().data(), &token, sizeof(token));  // in_first: the first half
+  have_token = true;
 }
 
 read_step batch_command_reader::step(read_context& c) noexcept {
@@ -130,6 +168,11 @@ read_step batch_command_reader::step(read_context& c) noexcept {
     std::byte* in_token = c.buffers().token().data() + (in_first ? 0 : token_size);
     std::byte* out_token = c.buffers().token().data() + (in_first ? token_size : 0);
     std::uint32_t count = call_size;
+    // An array shard asks for no element past its end.
+    if (c.range.bounded() && !c.range.buckets) {
+      if (next_element >= c.range.end) return read_step::end();
+      count = std::min(count, c.range.end - next_element);
+    }
     poison(out_token);
     // in_batch is NULL only on the first call: a zeroed token is not "the
     // start" (on an array it skips element 0).
@@ -138,22 +181,36 @@ read_step batch_command_reader::step(read_context& c) noexcept {
                        c.buffers().keys().data(), c.buffers().values().data(), count, c.options.elem_flags);
     ++c.stats.syscalls;
     const bool wrote = kernel_wrote(out_token);
-    if (wrote) {
-      in_first = !in_first;
-      have_token = true;
-    }
     // Elements come with 0 and with every error that left through the
     // kernel's copy-out (ENOENT at the end; EBUSY, EDEADLK, ETIMEDOUT, ENOMEM
     // from a bucket): a drain has already deleted them, so they are yielded
     // before the error counts.
-    const std::uint32_t copied = err == 0 || wrote ? count : 0;
+    std::uint32_t copied = err == 0 || wrote ? count : 0;
     if (copied > call_size) return read_step::failure(EPROTO, batch_command);
+    if (c.range.bounded() && c.range.buckets && wrote) {
+      std::error_code error;
+      switch (check_shard_end(c, err, copied, in_token, out_token, error)) {
+        case at_shard_end::read_again:
+          continue;  // from the same in_batch
+        case at_shard_end::last:
+          return {copied, true, error, error ? command::map_lookup_batch : command::none};
+        case at_shard_end::go_on:
+          break;
+      }
+    }
+    next_element += copied;
+    if (wrote) {
+      in_first = !in_first;
+      have_token = true;
+    }
     if (copied > 0) retries = 0;
 
     // 0 with fewer elements than asked is not the end: the hash path stops
     // before a bucket that would not fit. Only ENOENT ends.
     if (err == 0) {
-      call_size = c.capacity;
+      // Back to the requested size after an ENOSPC retry; a shard near its
+      // end keeps the smaller size it has found.
+      call_size = c.range.bounded() ? std::min(call_size, c.capacity) : c.capacity;
       if (copied > 0) return {copied, false, {}, command::none};
       continue;
     }
@@ -178,6 +235,131 @@ read_step batch_command_reader::step(read_context& c) noexcept {
     }
     return {copied, true, make_error(err), batch_command};
   }
+}
+
+// A shard of a hash map ends where the next one starts, at bucket `end`.
+// __htab_map_lookup_and_delete_batch skips empty buckets, copies whole
+// buckets while they fit, and writes as out_batch the first non-empty bucket
+// it did not read (or returns ENOENT after the last); ENOSPC names the first
+// non-empty bucket without reading it. So a call whose out_batch is at most
+// `end` read only this shard's buckets, and one past it (or at ENOENT) may
+// also have read the next shard's first non-empty ones.
+//
+// A lookup that read past the end changed nothing: it is read again, with
+// fewer elements, then one bucket at a time (a count of 1, raised by one at
+// each ENOSPC, reads exactly the first non-empty bucket). Reading from a
+// token the kernel wrote, that bucket is the token's, below the end, unless
+// a writer emptied it in between. The last such read is then kept but for
+// the keys keep_before_end() finds past the end, which also sorts out a
+// shard that starts with empty buckets (its first token is ours, not the
+// kernel's).
+batch_command_reader::at_shard_end batch_command_reader::check_shard_end(read_context& c, int err,
+                                                                         std::uint32_t& copied,
+                                                                         const std::byte* in_token,
+                                                                         const std::byte* out_token,
+                                                                         std::error_code& error) noexcept {
+  const std::uint32_t end = c.range.end;
+  std::uint32_t in, out;
+  std::memcpy(&in, in_token, sizeof(in));
+  std::memcpy(&out, out_token, sizeof(out));
+  if (err == ENOSPC && copied == 0) {
+    if (out >= end) return at_shard_end::last;  // nothing of this shard's is left
+    if (!one_bucket_at_a_time || call_size >= c.capacity) return at_shard_end::go_on;  // ENOSPC's growth
+    ++call_size;
+    return at_shard_end::read_again;
+  }
+  if (err != ENOENT && out <= end) {
+    if (one_bucket_at_a_time) call_size = 1;
+    return out == end ? at_shard_end::last : at_shard_end::go_on;
+  }
+  // Past the end. A drain has deleted what it read: each element is
+  // yielded once, by the shard that deleted it, wherever its bucket is.
+  if (copied == 0 || batch_command == command::map_lookup_and_delete_batch) return at_shard_end::last;
+  if (!one_bucket_at_a_time) {
+    one_bucket_at_a_time = copied <= small_overshoot;
+    // Elements spread evenly over buckets: the share of the call's buckets
+    // that lie before the end (half, after ENOENT, whose bucket is unknown).
+    std::uint64_t estimate = copied / 2;
+    if (err != ENOENT && out > in && end > in) estimate = std::uint64_t{copied} * (end - in) / (out - in);
+    const auto fewer = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(estimate, 1, copied - 1));
+    call_size = one_bucket_at_a_time ? 1 : fewer;
+    return at_shard_end::read_again;
+  }
+  auto kept = keep_before_end(c, copied, err == ENOENT ? shard_range::until_the_end : out);
+  if (!kept) {
+    error = kept.error();
+    copied = 0;
+  } else {
+    copied = *kept;
+  }
+  return at_shard_end::last;
+}
+
+// The lookup in hand ([0, copied)) read buckets on both sides of the shard's
+// end, up to `stop` (its out_batch). A key's bucket comes from the map's
+// secret hash seed, so which ones are past the end is not known; but a key
+// lives in one bucket all its life. A second lookup of the buckets [end,
+// stop) returns every key of the first that lies past the end and is still
+// there, and never a key from before the end: dropping those keys keeps
+// exactly this shard's part for every key present during both calls. (A key
+// past the end that is deleted between the two calls is kept; the next shard
+// may also have read it before the delete.)
+result<std::uint32_t> batch_command_reader::keep_before_end(read_context& c, std::uint32_t copied,
+                                                            std::uint32_t stop) noexcept {
+  const std::uint32_t limit = std::min(max_batch_elements(c.info), std::max(c.info.max_entries, 1u));
+  std::uint32_t room = std::min(limit, std::max(copied, 16u));
+  std::uint32_t from = c.range.end;
+  int busy = 0;
+  while (true) {
+    auto reserved = past_end.reserve(c.info, room);
+    if (!reserved) return reserved.error();
+    std::byte* in = past_end.token().data();
+    std::byte* out = in + static_cast<std::size_t>(token_bytes(c.info) / 2);
+    std::memcpy(in, &from, sizeof(from));
+    poison(out);
+    std::uint32_t count = room;
+    const int err = sys::map_batch(command::map_lookup_batch, c.fd, in, out, past_end.keys().data(),
+                                   past_end.values().data(), count, c.options.elem_flags);
+    ++c.stats.syscalls;
+    const bool wrote = kernel_wrote(out);
+    const std::uint32_t got = err == 0 || wrote ? count : 0;
+    if (got > room) return make_error(EPROTO);
+    copied = drop_keys_found(c, copied, past_end.keys().first(std::size_t{got} * c.info.key_size));
+    if (wrote) std::memcpy(&from, out, sizeof(from));
+    if (err == ENOENT || (wrote && from >= stop)) return drop_keys_gone(c, copied);
+    if (err == ENOSPC && got == 0) {  // a bucket larger than room, before stop
+      if (room >= limit) return make_error(ENOSPC);
+      room = room > limit / 2 ? limit : room * 2;
+    } else if (is_passing(err) && got == 0) {
+      if (++busy > max_busy_retries) return make_error(err);
+      wait_before_retry(err);
+    } else if (err != 0 && !is_passing(err)) {
+      return make_error(err);
+    }
+  }
+}
+
+// A key of the lookup in hand that the second lookup did not find is this
+// shard's, or was deleted in between (and may have been read by the next
+// shard before): one that is gone now was not present throughout the pass,
+// and is dropped. What remains of the race is a key past the end deleted
+// and inserted again between the two lookups and this check.
+result<std::uint32_t> batch_command_reader::drop_keys_gone(read_context& c, std::uint32_t copied) noexcept {
+  std::byte* value = past_end.values().data();  // room for one value, unused
+  std::uint32_t kept = 0;
+  for (std::uint32_t i = 0; i < copied; ++i) {
+    std::byte* key = key_slot(c, i);
+    const int err = with_retries([&] { return sys::map_lookup_elem(c.fd, key, value, c.options.elem_flags); },
+                                 &c.stats);
+    if (err == ENOENT) continue;
+    if (err != 0) return make_error(err);
+    if (kept != i) {
+      std::memmove(key_slot(c, kept), key, c.info.key_size);
+      std::memmove(value_slot(c, kept), value_slot(c, i), static_cast<std::size_t>(c.info.value_bytes()));
+    }
+    ++kept;
+  }
+  return kept;
 }
 
 // The next hash bucket holds more elements than call_size. Nothing was
@@ -309,6 +491,7 @@ reader::reader(read_context& context, command batch_command) noexcept
   // write-only descriptor: EPERM).
   if (!drain && c_.options.method == iteration::automatic && c_.options.elem_flags == 0) {
     mapped_.mapping = array_mapping::open(c_.fd, c_.info);
+    mapped_.next = c_.range.begin;
     if (mapped_.mapping) {
       strategy_ = strategy::mapped_array;
       c_.stats.memory_mapped = true;
@@ -318,7 +501,9 @@ reader::reader(read_context& context, command batch_command) noexcept
   if (c_.options.method == iteration::key_walk) {
     strategy_ = walk_strategy();
     c_.stats.walked = true;
+    return;
   }
+  batches_.start_at(c_);
 }
 
 reader::strategy reader::walk_strategy() const noexcept {
@@ -330,12 +515,16 @@ read_step reader::next() noexcept {
   // The buffers object holding the memory was destroyed or assigned over:
   // the kernel must not write into memory the iteration no longer holds.
   if (c_.claim.owner() == nullptr) return read_step::failure(EINVAL, command::none);
+  if (c_.range.empty()) return read_step::end();
   switch (strategy_) {
     case strategy::mapped_array:
       return mapped_.step(c_);
     case strategy::batch_commands: {
       read_step step = batches_.step(c_);
       if (!batches_.unsupported) return step;
+      // A walk reads the whole map: never in place of one shard's part
+      // (shards.cpp makes such maps one whole shard).
+      if (c_.range.bounded() || c_.range.begin != 0) return read_step::failure(errno_not_supported, command::none);
       strategy_ = walk_strategy();
       c_.stats.walked = true;
       return next();

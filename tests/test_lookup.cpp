@@ -497,3 +497,22 @@ TEST_CASE(
     CHECK(stats.syscalls == 0);
   }
 }
+
+TEST_CASE("a generator's stats() shows what it adds to batch_options::stats, batch by batch") {
+  REQUIRE_KERNEL();
+  map m = support::create(map_type::hash, 4, 8, 1000);
+  support::fill(m, 1000);
+  iteration_stats caller{.syscalls = 5};  // counts are added, not assigned
+  auto gen = lookup_batches(m, {.batch_size = 100, .stats = &caller});
+  std::uint64_t seen = 0;
+  for (const batch& b : gen) {
+    seen += b.size();
+    CHECK(gen.stats().elements == seen);
+    CHECK(caller.elements == seen);
+  }
+  CHECK_FALSE(gen.error());
+  CHECK(gen.stats().elements == 1000);
+  CHECK(gen.stats().batches == caller.batches);
+  CHECK(caller.syscalls == gen.stats().syscalls + 5);
+  CHECK(gen.stats().syscalls >= 10);
+}

@@ -10,6 +10,7 @@
 
 #include <bpfbatch/batch.hpp>
 #include <bpfbatch/command.hpp>
+#include <bpfbatch/iteration_stats.hpp>
 
 namespace bpfbatch {
 
@@ -90,6 +91,10 @@ class [[nodiscard]] batch_generator {
   // The error that stopped the iteration; empty while it runs, after a
   // complete iteration, and after an early break.
   std::error_code error() const noexcept;
+  // What this iteration has done so far: calls, elements, retries (also
+  // added to batch_options::stats when that is set). Read it from the thread
+  // that runs the loop, or after the loop.
+  iteration_stats stats() const noexcept;
   // The bpf command that failed, or command::none (no command failed, or the
   // error was found before any call: sizes, buffers, an unsupported map type).
   command failed_command() const noexcept;

@@ -48,7 +48,8 @@ struct batch_options {
   // Passed to the kernel: 0 or BPF_F_LOCK (for values with a bpf_spin_lock).
   std::uint64_t elem_flags = 0;
   iteration method = iteration::automatic;
-  // When set, the iteration adds its counts here; it must outlive the
+  // When set, the iteration adds its counts here at each batch and at its
+  // end (batch_generator::stats() has them too); it must outlive the
   // generator.
   iteration_stats* stats = nullptr;
 };

@@ -15,5 +15,6 @@
 #include <bpfbatch/map_info.hpp>
 #include <bpfbatch/possible_cpus.hpp>
 #include <bpfbatch/result.hpp>
+#include <bpfbatch/shards.hpp>
 #include <bpfbatch/unique_fd.hpp>
 #include <bpfbatch/write.hpp>
