@@ -117,6 +117,7 @@ struct drain_walk_reader {
   bool started = false;       // the key to remove next is saved in token()
   bool at_end = false;        // that key is the last one
   bool atomic_remove = true;  // BPF_MAP_LOOKUP_AND_DELETE_ELEM works here
+  bool second_pass = false;   // the walk went back to the first key once
 
   read_step step(read_context& c) noexcept;
 

@@ -1,4 +1,5 @@
 // The bpfbatch tool, run as a user runs it, on maps the tests create and pin.
+#include <algorithm>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -29,6 +30,27 @@ using namespace cli_support;
 namespace {
 
 __extension__ typedef unsigned __int128 wide_number;
+
+// A plain dump's entries (each from a "key:" line to the next), sorted, and
+// its last line: the same for any order of the entries.
+std::vector<std::string> plain_entries(const std::string& text) {
+  std::vector<std::string> entries;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t next = text.find("\nkey:", at);
+    next = next == std::string::npos ? text.size() : next + 1;
+    entries.push_back(text.substr(at, next - at));
+    at = next;
+  }
+  if (!entries.empty()) {  // the last entry holds the "Found" line: apart
+    const std::size_t found = entries.back().rfind("Found ");
+    if (found != std::string::npos) {
+      entries.push_back(entries.back().substr(found));
+      entries[entries.size() - 2].resize(found);
+    }
+  }
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
 
 support::contents library_contents(const map& m) {
   auto gen = lookup_batches(m);
@@ -73,6 +95,36 @@ TEST_CASE("dump -j of every supported map type equals the library's reading and 
       REQUIRE(theirs.status == 0);
       CHECK(entries_of(theirs.out) == ours);
     }
+  }
+}
+
+TEST_CASE("dump --threads prints every entry once, in one document, as bpftool does in any order") {
+  REQUIRE_KERNEL();
+  const std::string bpftool = bpftool_path();
+  for (map_type type : {map_type::hash, map_type::percpu_hash, map_type::array, map_type::lpm_trie}) {
+    INFO(map_type_name(type));
+    const bool lpm = type == map_type::lpm_trie;
+    pinned_map p(support::create(type, lpm ? 8 : 4, 8, 20'000, lpm ? BPF_F_NO_PREALLOC : 0), "cli_threads");
+    support::fill(p.m, 12'345);
+    const support::contents truth = support::reference_walk(p.m.fd());
+    const auto one = cli({"dump", "pinned", p.path});
+    REQUIRE(one.status == 0);
+    for (const char* threads : {"2", "5", "auto"}) {
+      INFO("--threads ", threads);
+      auto r = cli({"dump", "pinned", p.path, "-j", "--threads", threads, "--batch-size", "1000"});
+      REQUIRE(r.status == 0);
+      CHECK(entries_of(r.out) == truth);  // parsed as one JSON array, no key twice
+      CHECK(plain_entries(cli({"dump", "pinned", p.path, "--threads", threads}).out) == plain_entries(one.out));
+      CHECK(cli({"dump", "pinned", p.path, "--count", "--threads", threads}).out ==
+            std::to_string(truth.size()) + "\n");
+    }
+    if (!bpftool.empty())
+      CHECK(entries_of(run_program(bpftool, {"-j", "map", "dump", "pinned", p.path}).out) == truth);
+    if (type == map_type::array) continue;  // arrays cannot be drained
+    auto drained = cli({"drain", "pinned", p.path, "-j", "--threads", "3"});
+    REQUIRE(drained.status == 0);
+    CHECK(entries_of(drained.out) == truth);
+    CHECK(support::reference_walk(p.m.fd()).empty());
   }
 }
 
@@ -286,6 +338,10 @@ TEST_CASE("usage errors exit with status 2 and a hint") {
                                                                 {"dump", "id", "x"},
                                                                 {"dump", "id", "1", "--batch-size", "0"},
                                                                 {"dump", "id", "1", "--method", "fast"},
+                                                                {"dump", "id", "1", "--threads", "0"},
+                                                                {"dump", "id", "1", "--threads", "1025"},
+                                                                {"dump", "id", "1", "--threads", "many"},
+                                                                {"info", "id", "1", "--threads", "2"},
                                                                 {"dump", "name", "a_name_of_16_chr"},
                                                                 {"dump", "id", "1", "--sum", "--count"},
                                                                 {"info", "id", "1", "--sum"},

@@ -15,6 +15,7 @@ enum given_option : unsigned {
   given_count = 1u << 3,
   given_entries = 1u << 4,
   given_json = 1u << 5,
+  given_threads = 1u << 6,
 };
 
 bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
@@ -40,10 +41,47 @@ std::string misplaced_option(std::string_view command, unsigned given) {
     if (given & given_method) return "--method applies to dump and drain";
     if (given & given_sum) return "--sum applies to dump and drain";
     if (given & given_count) return "--count applies to dump and drain";
+    if (given & given_threads) return "--threads applies to dump and drain";
   }
   if (command != "demo" && (given & given_entries)) return "--entries applies to demo";
   if (command == "demo" && (given & given_json)) return "--json applies to dump, drain, info and list";
   if ((given & given_sum) && (given & given_count)) return "--sum and --count cannot be used together";
+  return {};
+}
+
+bool takes_value(std::string_view word) {
+  return word == "--batch-size" || word == "--entries" || word == "--method" || word == "--threads";
+}
+
+// An option with a value: what it sets, or why the value does not fit.
+std::string take_value(std::string_view word, std::string_view value, arguments& a, unsigned& given) {
+  if (word == "--batch-size") {
+    auto n = parse_u32(value);
+    if (!n || *n == 0) return "--batch-size takes a number from 1 to 4294967295";
+    a.batch_size = *n;
+    given |= given_batch_size;
+  } else if (word == "--entries") {
+    auto n = parse_u32(value);
+    if (!n || *n == 0 || *n > max_demo_entries)
+      return "--entries takes a number from 1 to " + std::to_string(max_demo_entries);
+    a.entries = *n;
+    given |= given_entries;
+  } else if (word == "--threads") {
+    auto n = parse_u32(value);
+    if (value != "auto" && (!n || *n == 0 || *n > max_threads))
+      return "--threads takes auto or a number from 1 to " + std::to_string(max_threads);
+    a.threads = n ? *n : 0;
+    given |= given_threads;
+  } else if (value == "auto") {  // --method
+    a.method = iteration::automatic;
+  } else if (value == "batch") {
+    a.method = iteration::batch;
+  } else if (value == "walk") {
+    a.method = iteration::key_walk;
+  } else {
+    return "--method takes auto, batch or walk";
+  }
+  if (word == "--method") given |= given_method;
   return {};
 }
 
@@ -99,32 +137,9 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (word == "--count") {
       a.count = true;
       given |= given_count;
-    } else if (word == "--batch-size") {
-      if (!has_value) return fail("--batch-size needs a value");
-      auto n = parse_u32(words[++i]);
-      if (!n || *n == 0) return fail("--batch-size takes a number from 1 to 4294967295");
-      a.batch_size = *n;
-      given |= given_batch_size;
-    } else if (word == "--entries") {
-      if (!has_value) return fail("--entries needs a value");
-      auto n = parse_u32(words[++i]);
-      if (!n || *n == 0 || *n > max_demo_entries)
-        return fail("--entries takes a number from 1 to " + std::to_string(max_demo_entries));
-      a.entries = *n;
-      given |= given_entries;
-    } else if (word == "--method") {
-      if (!has_value) return fail("--method needs a value");
-      const std::string_view m = words[++i];
-      if (m == "auto") {
-        a.method = iteration::automatic;
-      } else if (m == "batch") {
-        a.method = iteration::batch;
-      } else if (m == "walk") {
-        a.method = iteration::key_walk;
-      } else {
-        return fail("--method takes auto, batch or walk");
-      }
-      given |= given_method;
+    } else if (takes_value(word)) {
+      if (!has_value) return fail(std::string(word) + " needs a value");
+      if (auto why = take_value(word, words[++i], a, given); !why.empty()) return fail(why);
     } else if (!word.empty() && word[0] == '-') {
       return fail("unknown option " + quoted(word));
     } else if (a.command.empty()) {

@@ -27,6 +27,7 @@ struct arguments {
   bool version = false;  // print the version: nothing else is checked
   std::uint32_t batch_size = 0;
   iteration method = iteration::automatic;
+  std::uint32_t threads = 1;  // --threads: shards read at once; 0 is "auto"
   std::uint32_t entries = 100'000;
 
   bool operator==(const arguments&) const = default;
@@ -46,6 +47,9 @@ std::string escaped(std::string_view text);
 
 // A decimal u32 without sign, spaces or trailing text.
 std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept;
+
+// The most shards --threads N asks for.
+inline constexpr std::uint32_t max_threads = 1024;
 
 // The largest --entries the demo accepts.
 inline constexpr std::uint32_t max_demo_entries = 10'000'000;

@@ -26,6 +26,10 @@ class drain_output {
   // and every entry the reader did not get whole was put back.
   bool deliver(const batch& b);
 
+  // A batch deleted after the drain had to stop (another shard's, on its way
+  // when a write failed): back into the map, whole.
+  void give_back(const batch& b) { put_back(map_, b, 0, back_); }
+
   // After the last batch and what follows it were written: on a pipe, waits
   // until the reader has read it all or has gone (or a stop signal came);
   // what a reader that went away left unread goes back into the map. False

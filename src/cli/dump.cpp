@@ -6,21 +6,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include <sched.h>
 
 #include <bpfbatch/drain.hpp>
 #include <bpfbatch/error.hpp>
 #include <bpfbatch/lookup.hpp>
+#include <bpfbatch/shards.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
 #include "drain_output.hpp"
 #include "entries.hpp"
 #include "output.hpp"
+#include "shard_pump.hpp"
 #include "signals.hpp"
 
 namespace bpfbatch::cli {
@@ -107,19 +113,40 @@ void print_trailer(output& out, const arguments& o, const entry_format& format, 
   }
 }
 
+// --threads auto: the CPUs this process may run on, at most 16 (each
+// shard's buffers take up to 1 MiB).
+unsigned thread_count(const arguments& o) {
+  if (o.threads != 0) return o.threads;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int allowed = ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  return static_cast<unsigned>(std::clamp(allowed, 1, 16));
+}
+
+// The parts of the map read at once (one, the whole map, without --threads).
+std::vector<batch_generator> shards_of(const arguments& o, const map& m, bool drain) {
+  const batch_options options{.batch_size = o.batch_size, .method = o.method};
+  auto shards =
+      drain ? lookup_and_delete_shards(m, thread_count(o), options) : lookup_shards(m, thread_count(o), options);
+  if (!shards) fail(subject_of(o), shards.error(), &m.info(), command::none);
+  return std::move(*shards);
+}
+
 int run_plain_dump(const arguments& o, const map& m, const entry_format& format) {
   const std::string subject = subject_of(o);
   output out(1);
   progress shown(o.quiet, "read");
   std::uint64_t entries = 0;
-  auto gen = lookup_batches(m, {.batch_size = o.batch_size, .method = o.method});
-  for (const batch& b : gen) {
-    if (!o.count) print_batch(out, format, b, entries == 0);
-    entries += b.size();
+  auto shards = shards_of(o, m, false);
+  shard_pump pump(shards);
+  while (const batch* b = pump.next()) {
+    if (!o.count) print_batch(out, format, *b, entries == 0);
+    entries += b->size();
     if (out.error() != 0) break;
     shown.update(entries);
   }
-  if (out.error() == 0 && gen.error()) fail(subject, gen.error(), &m.info(), gen.failed_command());
+  const batch_generator* failed = out.error() == 0 ? pump.failed() : nullptr;
+  if (failed != nullptr) fail(subject, failed->error(), &m.info(), failed->failed_command());
   if (out.error() == 0) print_trailer(out, o, format, entries);
   if (const int err = out.flush(); err != 0) {
     if (err == EPIPE) ::_exit(0);  // a reader that went away (| head): quietly, as cat does
@@ -136,17 +163,29 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
                 " map: its values are descriptors, so what it deleted could not be put back");
     return exit_failure;
   }
-  stop_between_batches();
+  stop_between_batches();  // before the shards' threads start: they keep the signals blocked
   output out(1);
   drain_output printer(out, format, m, o.count);
   progress shown(o.quiet, "drained");
-  auto gen = lookup_and_delete_batches(m, {.batch_size = o.batch_size, .method = o.method});
-  for (const batch& b : gen) {
-    if (!printer.deliver(b)) printer.stop(subject, stop_signal());
+  auto shards = shards_of(o, m, true);
+  shard_pump pump(shards);
+  bool writing = true;
+  while (const batch* b = pump.next()) {
+    // After a failed write, what other shards were deleting meanwhile goes back.
+    if (!writing) {
+      printer.give_back(*b);
+      continue;
+    }
+    if (!printer.deliver(*b)) {
+      writing = false;
+      pump.stop();
+      continue;
+    }
     shown.update(printer.delivered());
     notice_signals();  // before the next batch is deleted
-    if (stop_signal() != 0) break;
+    if (stop_signal() != 0) pump.stop();  // what the shards hold now is still printed
   }
+  if (!writing) printer.stop(subject, stop_signal());
   notice_signals();  // one that came during the last call
   if (const int signal = stop_signal(); signal != 0) {
     // What was printed stays a whole document (and --count says how many
@@ -158,10 +197,10 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
     (void)printer.finish();
     printer.stop(subject, signal);
   }
-  if (gen.error()) {
+  if (const batch_generator* failed = pump.failed()) {
     (void)out.flush();
     if (!printer.finish()) printer.stop(subject, 0);
-    fail(subject, gen.error(), &m.info(), gen.failed_command());
+    fail(subject, failed->error(), &m.info(), failed->failed_command());
   }
   print_trailer(out, o, format, printer.delivered());
   const int err = out.flush();
