@@ -339,7 +339,7 @@ TEST_CASE("usage errors exit with status 2 and a hint") {
                                                                 {"dump", "id", "1", "--batch-size", "0"},
                                                                 {"dump", "id", "1", "--method", "fast"},
                                                                 {"dump", "id", "1", "--threads", "0"},
-                                                                {"dump", "id", "1", "--threads", "1025"},
+                                                                {"dump", "id", "1", "--threads", "65"},
                                                                 {"dump", "id", "1", "--threads", "many"},
                                                                 {"info", "id", "1", "--threads", "2"},
                                                                 {"dump", "name", "a_name_of_16_chr"},

@@ -49,7 +49,7 @@ std::string escaped(std::string_view text);
 std::optional<std::uint32_t> parse_u32(std::string_view text) noexcept;
 
 // The most shards --threads N asks for.
-inline constexpr std::uint32_t max_threads = 1024;
+inline constexpr std::uint32_t max_threads = 64;  // each shard's buffers take up to 1 MiB
 
 // The largest --entries the demo accepts.
 inline constexpr std::uint32_t max_demo_entries = 10'000'000;

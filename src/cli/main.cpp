@@ -69,10 +69,10 @@ Options:
                          multiple of 8)
       --count            print only the number of entries (drain: delete
                          them without printing them)
-      --threads N        read N parts of the map at once, each on its own
-                         thread (hash maps and arrays; other maps are read
-                         whole); auto: the CPUs this process may use, at most
-                         16. Entries come in any order, one document.
+      --threads N        read N parts of the map at once (1 to 64), each on
+                         its own thread (hash maps and arrays; other maps are
+                         read whole); auto: the CPUs this process may use, at
+                         most 16. Entries come in any order, one document.
   -q, --quiet            no progress counter on stderr
 
 Exit status: 0 done; 1 an error (nothing on stdout if it came before the
