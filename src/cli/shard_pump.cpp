@@ -47,7 +47,8 @@ void shard_pump::run(std::size_t shard) {
 }
 
 const batch* shard_pump::next() {
-  if (threads_.empty()) return next_in_place();
+  if (shards_.size() < 2) return next_in_place();
+  if (threads_.empty()) return nullptr;  // joined: every shard has ended
   std::unique_lock lock(mutex_);
   if (holding_) {
     done_[current_] = 1;
@@ -56,7 +57,13 @@ const batch* shard_pump::next() {
   }
   batch_ready_.wait(lock, [&] { return ready_count_ > 0 || ended_ == shards_.size(); });
   if (failed_seen_) stopping_ = true;  // a shard's error stops the others
-  if (ready_count_ == 0) return nullptr;
+  if (ready_count_ == 0) {
+    // Every shard has ended: join them now, as the caller may exit() next.
+    lock.unlock();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    return nullptr;
+  }
   current_ = ready_[ready_first_];
   ready_first_ = (ready_first_ + 1) % ready_.size();
   --ready_count_;

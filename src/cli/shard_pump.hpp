@@ -30,7 +30,7 @@ class shard_pump {
   shard_pump& operator=(const shard_pump&) = delete;
 
   // The next batch of any shard, in the order they come, or null once every
-  // shard has ended. The batch returned before is then done with: its shard
+  // shard has ended (their threads are then joined). The batch returned before is then done with: its shard
   // goes on, unless stop() was called. After stop(), next() still returns
   // the batches the shards were reading at that moment (a drain has deleted
   // them), then null.
