@@ -246,8 +246,8 @@ read_step batch_command_reader::step(read_context& c) noexcept {
 // also have read the next shard's first non-empty ones.
 //
 // A lookup that read past the end changed nothing: it is read again, with
-// fewer elements, then one bucket at a time (a count of 1, raised by one at
-// each ENOSPC, reads exactly the first non-empty bucket). Reading from a
+// fewer elements, then one bucket at a time (a count of 1, grown at an
+// ENOSPC until the first non-empty bucket fits). Reading from a
 // token the kernel wrote, that bucket is the token's, below the end, unless
 // a writer emptied it in between. The last such read is then kept but for
 // the keys keep_before_end() finds past the end, which also sorts out a
@@ -264,11 +264,15 @@ batch_command_reader::at_shard_end batch_command_reader::check_shard_end(read_co
   std::memcpy(&out, out_token, sizeof(out));
   if (err == ENOSPC && copied == 0) {
     if (out >= end) return at_shard_end::last;  // nothing of this shard's is left
-    if (!one_bucket_at_a_time || call_size >= c.capacity) return at_shard_end::go_on;  // ENOSPC's growth
-    ++call_size;
-    return at_shard_end::read_again;
+    // A bucket this side of the end, larger than the count read again with:
+    // it is read whole (ENOSPC's growth), and what that read brings from
+    // past the end is sorted out below, rather than reading again with
+    // fewer, which would come back here for ever.
+    if (reading_again) one_bucket_at_a_time = true;
+    return at_shard_end::go_on;
   }
   if (err != ENOENT && out <= end) {
+    reading_again = false;
     if (one_bucket_at_a_time) call_size = 1;
     return out == end ? at_shard_end::last : at_shard_end::go_on;
   }
@@ -276,13 +280,17 @@ batch_command_reader::at_shard_end batch_command_reader::check_shard_end(read_co
   // yielded once, by the shard that deleted it, wherever its bucket is.
   if (copied == 0 || batch_command == command::map_lookup_and_delete_batch) return at_shard_end::last;
   if (!one_bucket_at_a_time) {
-    one_bucket_at_a_time = copied <= small_overshoot;
+    reading_again = true;
+    if (copied <= small_overshoot) {
+      one_bucket_at_a_time = true;
+      call_size = 1;
+      return at_shard_end::read_again;
+    }
     // Elements spread evenly over buckets: the share of the call's buckets
     // that lie before the end (half, after ENOENT, whose bucket is unknown).
     std::uint64_t estimate = copied / 2;
     if (err != ENOENT && out > in && end > in) estimate = std::uint64_t{copied} * (end - in) / (out - in);
-    const auto fewer = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(estimate, 1, copied - 1));
-    call_size = one_bucket_at_a_time ? 1 : fewer;
+    call_size = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(estimate, 1, copied - 1));
     return at_shard_end::read_again;
   }
   auto kept = keep_before_end(c, copied, err == ENOENT ? shard_range::until_the_end : out);

@@ -84,6 +84,7 @@ struct batch_command_reader {
   // per call near its end; memory to look past the end.
   std::uint32_t next_element = 0;
   bool one_bucket_at_a_time = false;
+  bool reading_again = false;  // the call in hand reads again, with fewer, from where the last one did
   batch_buffers past_end{};
 
   // Where a shard starts: in_batch is its first bucket, or the element before its first.

@@ -17,4 +17,9 @@ std::string in_child(const std::function<std::string()>& scenario);
 // not be installed.
 bool inject_bpf_error(std::initializer_list<int> commands, int error);
 
+// From now on, in this process and what it executes, no thread can be
+// created (clone with CLONE_THREAD: EAGAIN). Returns false if the filter
+// could not be installed.
+bool refuse_new_threads();
+
 }  // namespace support

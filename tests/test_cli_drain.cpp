@@ -165,6 +165,28 @@ TEST_CASE("a drain to /dev/full puts every element back and fails") {
   }
 }
 
+TEST_CASE("where no thread can be created, --threads reads the shards one after another and loses nothing") {
+  REQUIRE_KERNEL();
+  auto [p, before] = large_hash_map(100'000, "drain_no_threads");
+  int ends[2];
+  REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+  int err_fd = -1;
+  const pid_t pid = start_cli({"drain", "pinned", p.path, "-j", "--threads", "4"}, ends[1], err_fd, [] {
+    if (!support::refuse_new_threads()) ::_exit(99);
+  });
+  ::close(ends[1]);
+  pipe_reader reader(ends[0]);
+  const int status = wait_status_within(pid, 60);
+  const std::string err = slurp(err_fd);
+  ::close(err_fd);
+  const std::string text = reader.finish();
+  ::close(ends[0]);
+  INFO(err);
+  CHECK(status == 0);
+  CHECK(entries_of(text) == before);
+  CHECK(support::reference_walk(p.m.fd()).empty());
+}
+
 TEST_CASE("a drain onto a disk that fills up keeps every element either in the file or in the map") {
   REQUIRE_KERNEL();
   char dir_template[] = "/tmp/bpfbatch-small-disk-XXXXXX";

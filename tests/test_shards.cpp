@@ -76,6 +76,26 @@ bool bucket_occupied(int fd, std::uint32_t bucket, std::uint32_t key_size, std::
   return first_from(bucket + 1, next_key, ignored) == 0 || key != next_key;
 }
 
+// Whether a raw LOOKUP_BATCH from bucket `from` (room for 64 elements)
+// returns `key`: its bucket is at or after `from`, and among the first read.
+bool bucket_holds(int fd, std::uint32_t from, std::uint32_t key, std::uint32_t value_bytes) {
+  std::vector<std::uint32_t> keys(64);
+  std::vector<std::byte> values(std::size_t{64} * value_bytes);
+  std::uint32_t out = 0;
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.batch.in_batch = reinterpret_cast<std::uintptr_t>(&from);
+  attr.batch.out_batch = reinterpret_cast<std::uintptr_t>(&out);
+  attr.batch.keys = reinterpret_cast<std::uintptr_t>(keys.data());
+  attr.batch.values = reinterpret_cast<std::uintptr_t>(values.data());
+  attr.batch.count = 64;
+  attr.batch.map_fd = static_cast<std::uint32_t>(fd);
+  const long r = ::syscall(__NR_bpf, BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr));
+  if (r != 0 && errno != ENOENT) return false;
+  keys.resize(attr.batch.count);
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
 void put_u32(const map& m, std::uint32_t key, std::uint64_t value) {
   std::vector<std::uint64_t> values(m.info().value_copies, value);
   REQUIRE(m.update_element(std::as_bytes(std::span(&key, 1)), std::as_bytes(std::span(values))));
@@ -199,6 +219,38 @@ TEST_CASE("a map with an overfull bucket at a shard edge is read exactly once") 
     const support::contents truth = support::reference_walk(m.fd());
     for (unsigned n : {2u, 4u, 8u}) {
       auto shards = lookup_shards(m, n, {.batch_size = 1});
+      REQUIRE(shards);
+      CHECK(run_shards(*shards) == truth);
+    }
+  }
+}
+
+TEST_CASE("a bucket of more than eight elements just before a shard's end is read once, and the read ends") {
+  REQUIRE_KERNEL();
+  // 16 buckets, 2 shards: bucket 7 is shard 0's last. Keys are kept where a
+  // lookup from bucket 7 returns them and one from bucket 8 does not.
+  for (std::uint32_t crowd : {2u, 9u, 14u}) {
+    INFO(crowd, " elements in bucket 7");
+    map m = support::create(map_type::hash, 4, 8, 16);
+    const std::uint32_t value_bytes = static_cast<std::uint32_t>(m.info().value_bytes());
+    std::mt19937 random(crowd);
+    std::uint32_t in_seven = 0, past = 0;
+    for (int tries = 0; (in_seven < crowd || past < 1) && tries < 100'000; ++tries) {
+      std::uint32_t key = random();
+      put_u32(m, key, key);
+      const bool seven = bucket_holds(m.fd(), 7, key, value_bytes), eight = bucket_holds(m.fd(), 8, key, value_bytes);
+      if (seven && !eight && in_seven < crowd) {
+        ++in_seven;
+      } else if (eight && past < 1) {
+        ++past;
+      } else {
+        REQUIRE(delete_batch(m, std::span(&key, 1)));
+      }
+    }
+    REQUIRE(in_seven == crowd);
+    const support::contents truth = support::reference_walk(m.fd());
+    for (std::uint32_t batch_size : {1u, 4u, 16u}) {
+      auto shards = lookup_shards(m, 2, {.batch_size = batch_size});
       REQUIRE(shards);
       CHECK(run_shards(*shards) == truth);
     }

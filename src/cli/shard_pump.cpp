@@ -1,15 +1,12 @@
 #include "shard_pump.hpp"
 
+#include <algorithm>
+
 namespace bpfbatch::cli {
 
 shard_pump::shard_pump(std::vector<batch_generator>& shards)
-    : shards_(shards),
-      ready_(shards.size()),
-      batches_(shards.size(), nullptr),
-      done_(shards.size(), 0) {
-  if (shards_.size() < 2) return;
-  threads_.reserve(shards_.size());
-  for (std::size_t i = 0; i < shards_.size(); ++i) threads_.emplace_back([this, i] { run(i); });
+    : shards_(shards), ready_(shards.size()), batches_(shards.size(), nullptr), done_(shards.size(), 0) {
+  if (shards_.size() > 1 && !start_threads()) threads_.clear();
 }
 
 shard_pump::~shard_pump() {
@@ -21,12 +18,47 @@ shard_pump::~shard_pump() {
     std::fill(done_.begin(), done_.end(), 1);
   }
   batch_done_.notify_all();
-  for (auto& t : threads_) t.join();
+  join_threads();
+}
+
+// Creates every thread with the gate closed, then opens it; or, where one
+// cannot be created, tells those that exist to end without reading.
+bool shard_pump::start_threads() {
+  workers_.reserve(shards_.size());
+  threads_.reserve(shards_.size());
+  bool created = true;
+  for (std::size_t i = 0; i < shards_.size() && created; ++i) {
+    workers_.push_back({this, i});
+    pthread_t thread;
+    created = ::pthread_create(&thread, nullptr, &shard_pump::start, &workers_.back()) == 0;
+    if (created) threads_.push_back(thread);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    go_ = true;
+    abandon_ = !created;
+  }
+  batch_done_.notify_all();
+  if (!created) join_threads();
+  return created;
+}
+
+void shard_pump::join_threads() noexcept {
+  for (pthread_t thread : threads_) ::pthread_join(thread, nullptr);
+  threads_.clear();
+}
+
+void* shard_pump::start(void* w) noexcept {
+  auto* self = static_cast<worker*>(w);
+  self->pump->run(self->shard);
+  return nullptr;
 }
 
 void shard_pump::run(std::size_t shard) {
   batch_generator& gen = shards_[shard];
   std::unique_lock lock(mutex_);
+  batch_done_.wait(lock, [&] { return go_; });
+  if (abandon_) return;
   if (!stopping_) {
     lock.unlock();
     for (const batch& b : gen) {
@@ -47,8 +79,7 @@ void shard_pump::run(std::size_t shard) {
 }
 
 const batch* shard_pump::next() {
-  if (shards_.size() < 2) return next_in_place();
-  if (threads_.empty()) return nullptr;  // joined: every shard has ended
+  if (threads_.empty()) return next_in_place();
   std::unique_lock lock(mutex_);
   if (holding_) {
     done_[current_] = 1;
@@ -60,8 +91,8 @@ const batch* shard_pump::next() {
   if (ready_count_ == 0) {
     // Every shard has ended: join them now, as the caller may exit() next.
     lock.unlock();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
+    join_threads();
+    in_place_shard_ = shards_.size();  // nothing is left to read in place either
     return nullptr;
   }
   current_ = ready_[ready_first_];
@@ -71,18 +102,23 @@ const batch* shard_pump::next() {
   return batches_[current_];
 }
 
+// One shard after another on this thread; a shard that ends with an error
+// ends the reading, as with threads.
 const batch* shard_pump::next_in_place() {
-  if (shards_.empty()) return nullptr;
-  batch_generator& gen = shards_.front();
-  if (!started_) {
-    started_ = true;
-    in_place_ = gen.begin();
-  } else if (!stopping_ && in_place_ != std::default_sentinel) {
-    ++in_place_;
-  } else {
-    return nullptr;
+  while (in_place_shard_ < shards_.size()) {
+    batch_generator& gen = shards_[in_place_shard_];
+    if (!started_) {
+      started_ = true;
+      in_place_ = gen.begin();
+    } else if (!stopping_ && in_place_ != std::default_sentinel) {
+      ++in_place_;
+    }
+    if (in_place_ != std::default_sentinel && !stopping_) return &*in_place_;
+    if (stopping_ || gen.error()) break;
+    ++in_place_shard_;
+    started_ = false;
   }
-  return in_place_ == std::default_sentinel ? nullptr : &*in_place_;
+  return nullptr;
 }
 
 void shard_pump::stop() noexcept {

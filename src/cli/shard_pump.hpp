@@ -3,10 +3,11 @@
 // to the thread that prints them.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include <bpfbatch/batch.hpp>
@@ -17,7 +18,11 @@ namespace bpfbatch::cli {
 // A shard goes on to its next batch (and a drain's next delete) only after
 // the printing thread has asked for another batch, so a drain deletes
 // nothing it has not printed or put back first, as it does on one thread.
-// With one shard, no thread is started: next() advances it in place.
+//
+// No shard starts before every thread exists: where one cannot be created
+// (a pids limit, RLIMIT_NPROC), none has read anything, and the shards are
+// read one after another on the calling thread instead. With one shard no
+// thread is started at all.
 //
 // Threads are started by the constructor: they inherit its signal mask
 // (the stop signals blocked, see signals.hpp), so the signals still reach
@@ -30,10 +35,10 @@ class shard_pump {
   shard_pump& operator=(const shard_pump&) = delete;
 
   // The next batch of any shard, in the order they come, or null once every
-  // shard has ended (their threads are then joined). The batch returned before is then done with: its shard
-  // goes on, unless stop() was called. After stop(), next() still returns
-  // the batches the shards were reading at that moment (a drain has deleted
-  // them), then null.
+  // shard has ended (their threads are then joined). The batch returned
+  // before is then done with: its shard goes on, unless stop() was called.
+  // After stop(), next() still returns the batches the shards were reading
+  // at that moment (a drain has deleted them), then null.
   const batch* next();
 
   // No shard reads past the batch it is reading now. Also called by next()
@@ -44,14 +49,24 @@ class shard_pump {
   const batch_generator* failed() const noexcept;
 
  private:
+  struct worker {
+    shard_pump* pump;
+    std::size_t shard;
+  };
+  static void* start(void* w) noexcept;
   void run(std::size_t shard);
+  bool start_threads();
+  void join_threads() noexcept;
   const batch* next_in_place();
 
   std::vector<batch_generator>& shards_;
-  std::vector<std::thread> threads_;
+  std::vector<worker> workers_;
+  std::vector<pthread_t> threads_;
   std::mutex mutex_;
   std::condition_variable batch_ready_;
   std::condition_variable batch_done_;
+  bool go_ = false;       // every thread exists: the shards may start
+  bool abandon_ = false;  // a thread could not be created: the others end unstarted
   // A ring of the shards whose batch waits to be printed: each shard has at
   // most one, so it never holds more than the shards.
   std::vector<std::size_t> ready_;
@@ -63,7 +78,9 @@ class shard_pump {
   std::size_t ended_ = 0;
   bool stopping_ = false;
   bool failed_seen_ = false;  // a shard ended with an error
-  batch_generator::iterator in_place_;  // one shard, no thread
+  // Without threads: the shard being read, and where.
+  std::size_t in_place_shard_ = 0;
+  batch_generator::iterator in_place_;
   bool started_ = false;
 };
 
