@@ -388,6 +388,29 @@ std::uint64_t sharded_pass(const map& m, std::vector<batch_buffers>& buffers, bo
   return total;
 }
 
+// What two threads can get from this machine right now: the throughput of
+// two threads of a CPU-bound loop against one. A shared VM's vCPUs can be
+// busy on the host, and then no parallel read can reach two.
+double parallel_capacity() {
+  auto spin = [] {
+    volatile std::uint64_t x = 0;
+    for (std::uint64_t i = 0; i < 100'000'000; ++i) x = x + i;
+  };
+  std::vector<double> ratios;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = clock_type::now();
+    spin();
+    auto t1 = clock_type::now();
+    std::thread other(spin);
+    spin();
+    other.join();
+    auto t2 = clock_type::now();
+    ratios.push_back(2 * std::chrono::duration<double>(t1 - t0).count() /
+                     std::chrono::duration<double>(t2 - t1).count());
+  }
+  return median(ratios);
+}
+
 struct result_row {
   std::string method;
   double elements_per_second, ratio, syscalls_per_element, user_ms, system_ms, allocations_per_iteration,
@@ -647,6 +670,9 @@ int main(int argc, char** argv) {
 #endif
     );
   }
+  if (!c.json)
+    std::printf("two threads of a CPU-bound loop reach %.2f times one (the most parallel rows can reach)\n",
+                parallel_capacity());
   bool first_json = true;
   for (std::uint32_t entries : c.entries)
     for (const map_kind& kind : c.types) run_map(c, kind, entries, first_json);
