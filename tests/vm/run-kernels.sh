@@ -168,7 +168,9 @@ if [ "${BPFBATCH_VM_FULL:-0}" != 1 ]; then
   args="${args:+$args;}-tce=$slow"
   arm_args="${arm_args:+$arm_args;}-tce=$slow,*100?000?elements?of?every?batchable*"
   echo "vm: leaving out the concurrency cases and the 100,000-element drains (BPFBATCH_VM_FULL=1 runs them)"
-  echo "vm: ARM guests also leave out the 100,000-element reads of every map type"
+  if [[ " ${archs[*]} " == *" arm"* ]]; then
+    echo "vm: ARM guests also leave out the 100,000-element reads of every map type"
+  fi
 fi
 
 # The machine for each architecture. ARM has no isa-debug-exit: its guests
