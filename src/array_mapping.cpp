@@ -8,6 +8,8 @@
 #include <cstring>
 #include <utility>
 
+#include "sizes.hpp"
+
 namespace bpfbatch::detail {
 
 array_mapping array_mapping::open(int fd, const map_info& info) noexcept {
@@ -22,13 +24,10 @@ array_mapping array_mapping::open(int fd, const map_info& info) noexcept {
   const std::uint64_t slot = (std::uint64_t{info.value_size} + 7) & ~std::uint64_t{7};
   const long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return mapping;
-  // In 64 bits: on a 32-bit process, max_entries * slot can pass size_t,
-  // and a wrapped length would map less than copy() reads. Such an array
-  // does not fit the address space: the batch commands read it instead.
-  const auto page_size = static_cast<std::uint64_t>(page);
-  const std::uint64_t bytes = std::uint64_t{info.max_entries} * slot;
-  const std::uint64_t length = (bytes + page_size - 1) / page_size * page_size;
-  if (length > SIZE_MAX / 2) return mapping;
+  // An array that does not fit the address space (a 32-bit process) is
+  // read by the batch commands instead.
+  const std::uint64_t length = mapped_length(info.max_entries, slot, static_cast<std::uint64_t>(page));
+  if (length == 0) return mapping;
   void* address = ::mmap(nullptr, static_cast<std::size_t>(length), PROT_READ, MAP_SHARED, fd, 0);
   if (address == MAP_FAILED) return mapping;
   mapping.base_ = static_cast<const std::byte*>(address);

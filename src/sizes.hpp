@@ -83,6 +83,19 @@ inline bool multiply(std::uint64_t elements, std::uint64_t size, std::uint64_t& 
   return !__builtin_mul_overflow(elements, size, &out);
 }
 
+// The length to mmap for `max_entries` slots of `slot` bytes (array_map_mmap
+// refuses more than PAGE_ALIGN(max_entries * elem_size)), or 0 where that
+// does not fit half the address space: on a 32-bit process the product can
+// pass size_t, and a wrapped length would map less than a copy then reads.
+// Tests pass a 32-bit `limit` to check what a 32-bit size_t gets.
+inline std::uint64_t mapped_length(std::uint64_t max_entries, std::uint64_t slot, std::uint64_t page,
+                                   std::uint64_t limit = SIZE_MAX / 2) noexcept {
+  std::uint64_t bytes = 0;
+  if (page == 0 || !multiply(max_entries, slot, bytes) || bytes > limit) return 0;
+  const std::uint64_t length = round_up(bytes, page);
+  return length > limit ? 0 : length;
+}
+
 inline std::byte* align_to_cache_line(std::byte* p) noexcept {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   return p + (round_up(address, cache_line) - address);

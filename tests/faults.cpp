@@ -15,6 +15,25 @@
 
 namespace support {
 
+namespace {
+
+// The architecture seccomp reports for this build's system calls (a 32-bit
+// program on an x86-64 kernel makes i386 calls, with i386's numbers, and
+// __NR_bpf is this target's own number).
+#if defined(__x86_64__)
+constexpr std::uint32_t audit_arch = AUDIT_ARCH_X86_64;
+#elif defined(__i386__)
+constexpr std::uint32_t audit_arch = AUDIT_ARCH_I386;
+#elif defined(__aarch64__) && !defined(__AARCH64EB__)
+constexpr std::uint32_t audit_arch = AUDIT_ARCH_AARCH64;
+#elif defined(__arm__) && !defined(__ARMEB__)
+constexpr std::uint32_t audit_arch = AUDIT_ARCH_ARM;
+#else
+#error "tests/faults.cpp: name this architecture's AUDIT_ARCH_ value"
+#endif
+
+}  // namespace
+
 std::string in_child(const std::function<std::string()>& scenario) {
   int report[2];
   if (::pipe(report) != 0) return "pipe failed";
@@ -50,9 +69,10 @@ bool inject_bpf_error(std::initializer_list<int> commands, int error) {
     program.push_back(BPF_JUMP(code, k, jt, jf));
   };
   const auto n = static_cast<std::uint8_t>(commands.size());
-  // Not x86_64, or not bpf(2): allow. The command is args[0]'s low 32 bits.
+  // Another architecture's calls, or not bpf(2): allow. The command is
+  // args[0]'s low 32 bits.
   statement(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
-  jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+  jump(BPF_JMP | BPF_JEQ | BPF_K, audit_arch, 1, 0);
   statement(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
   statement(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
   jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 1, 0);

@@ -215,9 +215,10 @@ contents reference_walk(int fd) {
       continue;
     }
     std::vector<bytes> per_cpu_values;
-    for (std::uint32_t cpu = 0; cpu < cpus; ++cpu)
-      per_cpu_values.emplace_back(value.begin() + std::ptrdiff_t{cpu} * stride,
-                                  value.begin() + std::ptrdiff_t{cpu} * stride + info.value_size);
+    for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) {
+      const std::byte* slot = value.data() + std::size_t{cpu} * stride;
+      per_cpu_values.emplace_back(slot, slot + info.value_size);
+    }
     REQUIRE(out.emplace(key, std::move(per_cpu_values)).second);
   }
   return out;

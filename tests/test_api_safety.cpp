@@ -293,6 +293,77 @@ TEST_CASE("buffer sizes that would wrap a 32-bit size_t are ENOMEM, never a smal
   CHECK(per_cpu.value_bytes() == (std::uint64_t{1} << 33));
 }
 
+TEST_CASE("an mmap length that would wrap a 32-bit size_t is refused, never a short mapping") {
+  // 2^29 + 512 slots of 8 bytes: 4 GiB + 4 KiB, which a 32-bit size_t wraps
+  // to one page, so a copy of the array would read past the mapping.
+  const std::uint64_t wrapping_entries = ((std::uint64_t{1} << 32) + 4096) / 8;
+  const std::uint64_t half_32 = (std::uint64_t{1} << 31) - 1;  // SIZE_MAX / 2 with 32 bits
+  CHECK(detail::mapped_length(wrapping_entries, 8, 4096, half_32) == 0);
+  CHECK(detail::mapped_length(1000, 8, 4096, half_32) == 8192);
+  CHECK(detail::mapped_length(UINT64_MAX / 4, 8, 4096, UINT64_MAX) == 0);  // passes 64 bits
+  CHECK(detail::mapped_length(1, 8, 0) == 0);
+  // This process's own limit: refused where size_t has 32 bits.
+  if constexpr (sizeof(std::size_t) == 4)
+    CHECK(detail::mapped_length(wrapping_entries, 8, 4096) == 0);
+  else
+    CHECK(detail::mapped_length(wrapping_entries, 8, 4096) == (std::uint64_t{1} << 32) + 4096);
+}
+
+// Whether a sanitizer's allocator serves this build: it aborts rather than
+// return null when an address-space limit refuses a block.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitizer_allocator = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool sanitizer_allocator = true;
+#else
+constexpr bool sanitizer_allocator = false;
+#endif
+#else
+constexpr bool sanitizer_allocator = false;
+#endif
+
+TEST_CASE("a real map whose batch passes a 32-bit address space is ENOMEM, never a small block") {
+  REQUIRE_KERNEL();
+  if (sizeof(std::size_t) > 4 && sanitizer_allocator) {
+    // On 64 bits only an address-space limit refuses these blocks.
+    MESSAGE("left out under a sanitizer on 64 bits");
+    return;
+  }
+  // 1 MiB values without preallocation (the kernel allocates an element
+  // only when it is written): 4,096 of them need 4 GiB of buffer, which a
+  // 32-bit size_t would wrap to 0. The map holds 4,000, because 5.10 refuses
+  // (E2BIG) a map whose max_entries * value_size reaches 4 GiB; a batch of
+  // all 4,000 is more than a 32-bit process can hold.
+  map m = support::create(map_type::hash, 4, 1u << 20, 4000, BPF_F_NO_PREALLOC);
+  std::vector<std::byte> value(1u << 20, std::byte{7});
+  for (std::uint32_t key = 0; key < 3; ++key)
+    REQUIRE(m.update_element(std::as_bytes(std::span(&key, 1)), value));
+  CHECK(support::in_child([&] {
+          // A 64-bit process gets a 32-bit process's room (less, in fact).
+          if constexpr (sizeof(std::size_t) > 4) {
+            struct rlimit limit {
+              1ul << 30, 1ul << 30
+            };
+            if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("setrlimit");
+          }
+          batch_buffers buffers;
+          for (std::uint32_t elements : {4000u, 4096u, 8192u, UINT32_MAX}) {
+            auto reserved = buffers.reserve(m.info(), elements);
+            if (reserved || reserved.error().value() != ENOMEM)
+              return "reserve(" + std::to_string(elements) + " x 1 MiB): not ENOMEM";
+            if (!buffers.values().empty()) return std::string("a block was kept");
+          }
+          // An iteration asking for a batch of the whole map stops before any call.
+          auto gen = lookup_batches(m, buffers, {.batch_size = 4000});
+          std::size_t n = 0;
+          for (const batch& b : gen) n += b.size();
+          if (n != 0 || gen.error().value() != ENOMEM || gen.failed_command() != command::none)
+            return "lookup of 4,000 x 1 MiB: " + std::to_string(n) + " elements, " + gen.error().message();
+          return std::string();
+        }) == "");
+}
+
 namespace {
 
 // Pages of which some are made read-only, for borrowed buffers.

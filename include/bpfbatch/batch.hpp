@@ -3,6 +3,8 @@
 // keeps as long as it likes.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -115,7 +117,7 @@ class batch {
 // generator's next step. Move-only; view() and every span taken from it stay
 // valid while this object, or the one it was moved to, lives. A moved-from
 // owned_batch is empty.
-class owned_batch {
+class BPFBATCH_API owned_batch {
  public:
   // ENOMEM when the memory cannot be allocated.
   static result<owned_batch> copy_of(const batch& b) noexcept;

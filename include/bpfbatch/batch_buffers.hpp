@@ -2,6 +2,8 @@
 // owned and reusable across iterations, or borrowed from the caller.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,7 +31,7 @@ class buffers_claim;
 // batch still shows. Moving the object moves the iteration's hold with the
 // memory (the iteration goes on with it); destroying or assigning over the
 // object that holds it ends the iteration with EINVAL before its next call.
-class batch_buffers {
+class BPFBATCH_API batch_buffers {
  public:
   batch_buffers() noexcept = default;
   // The moved-from object is left empty, owning and borrowing nothing, and

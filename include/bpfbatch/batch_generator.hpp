@@ -2,6 +2,8 @@
 // a time by a coroutine, as a single-pass input range.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <coroutine>
 #include <cstddef>
 #include <iterator>
@@ -36,7 +38,7 @@ namespace bpfbatch {
 // Only the library writes the coroutines behind a generator (C++20 has no
 // std::generator; this one is internal so that no body can fall off its end
 // or throw through it).
-class [[nodiscard]] batch_generator {
+class [[nodiscard]] BPFBATCH_API batch_generator {
  public:
   struct promise_type;  // defined inside the library
   using handle_type = std::coroutine_handle<promise_type>;

@@ -2,6 +2,8 @@
 // flags), and the batch size the library chooses when asked to.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstdint>
 
 #include <bpfbatch/iteration_stats.hpp>
@@ -57,6 +59,6 @@ struct batch_options {
 // Elements per kernel call when batch_options::batch_size is 0: 4096, fewer
 // when keys and values of that many elements would pass 1 MiB (per-CPU maps on
 // machines with many CPUs), never more than max_entries, at least 1.
-std::uint32_t default_batch_size(const map_info& info) noexcept;
+BPFBATCH_API std::uint32_t default_batch_size(const map_info& info) noexcept;
 
 }  // namespace bpfbatch

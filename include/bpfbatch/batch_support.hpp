@@ -1,6 +1,8 @@
 // supports_batch: whether the kernel has a batch command for a map.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <bpfbatch/command.hpp>
 #include <bpfbatch/map.hpp>
 #include <bpfbatch/result.hpp>
@@ -24,6 +26,6 @@ namespace bpfbatch {
 // another thread fails with EBUSY then (bpf_map_write_active_inc in
 // bpf_map_do_batch), and on maps of maps it waits for an RCU grace period
 // before returning (maybe_wait_bpf_programs), which can take milliseconds.
-result<void> supports_batch(const map& m, command c) noexcept;
+BPFBATCH_API result<void> supports_batch(const map& m, command c) noexcept;
 
 }  // namespace bpfbatch

@@ -1,6 +1,8 @@
 // bpfbatch: read and write eBPF maps in batches, through the raw bpf(2) syscall.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <bpfbatch/batch.hpp>
 #include <bpfbatch/batch_buffers.hpp>
 #include <bpfbatch/batch_generator.hpp>

@@ -1,6 +1,8 @@
 // The bpf(2) commands bpfbatch issues, named for error messages and probes.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstdint>
 #include <string_view>
 
@@ -28,6 +30,6 @@ enum class command : std::uint32_t {
 };
 
 // The kernel's name for a command, such as "BPF_MAP_LOOKUP_BATCH".
-std::string_view command_name(command c) noexcept;
+BPFBATCH_API std::string_view command_name(command c) noexcept;
 
 }  // namespace bpfbatch

@@ -3,6 +3,8 @@
 // drain_method_of: how a map is drained, and so what a drain promises.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <bpfbatch/batch_buffers.hpp>
 #include <bpfbatch/batch_generator.hpp>
 #include <bpfbatch/batch_options.hpp>
@@ -39,7 +41,7 @@ enum class drain_method {
 // the map type and a side-effect-free probe of the lookup-and-delete batch
 // (count = 0; where the descriptor may not write, the lookup batch, which
 // the hash family gained in the same release). Errors come from the probe.
-result<drain_method> drain_method_of(const map& m) noexcept;
+BPFBATCH_API result<drain_method> drain_method_of(const map& m) noexcept;
 
 // Like lookup_batches(), with BPF_MAP_LOOKUP_AND_DELETE_BATCH: every element
 // yielded has been deleted, and every element deleted is yielded, also when
@@ -58,8 +60,9 @@ result<drain_method> drain_method_of(const map& m) noexcept;
 // EPERM before anything is deleted). Borrowed buffers are checked before the
 // first call: memory the kernel cannot write gives EFAULT before anything is
 // deleted (see batch_buffers::borrow()).
-batch_generator lookup_and_delete_batches(const map& m, batch_options options = {});
-batch_generator lookup_and_delete_batches(const map& m, batch_buffers& buffers, batch_options options = {});
+BPFBATCH_API batch_generator lookup_and_delete_batches(const map& m, batch_options options = {});
+BPFBATCH_API batch_generator lookup_and_delete_batches(const map& m, batch_buffers& buffers,
+                                                       batch_options options = {});
 batch_generator lookup_and_delete_batches(map&& m, batch_options options = {}) = delete;
 batch_generator lookup_and_delete_batches(map&& m, batch_buffers& buffers,
                                           batch_options options = {}) = delete;

@@ -2,6 +2,8 @@
 // errno, in a category that also reads the kernel-internal codes.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <string>
 #include <system_error>
 
@@ -21,13 +23,13 @@ inline constexpr int errno_not_supported = 524;
 // message() is strerror()'s text, or a readable one for kernel-only codes.
 // Codes compare equal to std::errc conditions (ENOENT ==
 // std::errc::no_such_file_or_directory; 524 == std::errc::not_supported).
-const std::error_category& bpf_category() noexcept;
+BPFBATCH_API const std::error_category& bpf_category() noexcept;
 
 // An error_code in bpf_category() for an errno value (0 gives no error).
-std::error_code make_error(int errno_value) noexcept;
+BPFBATCH_API std::error_code make_error(int errno_value) noexcept;
 
 // One line naming the map, the command and the error, for people:
 // "map 'flows' (id 42, hash): BPF_MAP_LOOKUP_BATCH: No such file or directory".
-std::string describe_error(const map_info& map, command failed, std::error_code error);
+BPFBATCH_API std::string describe_error(const map_info& map, command failed, std::error_code error);
 
 }  // namespace bpfbatch

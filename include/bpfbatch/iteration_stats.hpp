@@ -1,6 +1,8 @@
 // iteration_stats: what an iteration did, counted for tests and benchmarks.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstdint>
 
 namespace bpfbatch {

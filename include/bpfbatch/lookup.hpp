@@ -1,6 +1,8 @@
 // lookup_batches: read every element of a map, a batch at a time.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <bpfbatch/batch_buffers.hpp>
 #include <bpfbatch/batch_generator.hpp>
 #include <bpfbatch/batch_options.hpp>
@@ -22,8 +24,8 @@ namespace bpfbatch {
 // Key-less maps (queue, stack, bloom filter, ring buffers, arena) and the
 // local-storage maps, which have no GET_NEXT_KEY, cannot be read this way:
 // errno 524 before any call (drain a queue or stack to pop it).
-batch_generator lookup_batches(const map& m, batch_options options = {});
-batch_generator lookup_batches(const map& m, batch_buffers& buffers, batch_options options = {});
+BPFBATCH_API batch_generator lookup_batches(const map& m, batch_options options = {});
+BPFBATCH_API batch_generator lookup_batches(const map& m, batch_buffers& buffers, batch_options options = {});
 batch_generator lookup_batches(map&& m, batch_options options = {}) = delete;
 batch_generator lookup_batches(map&& m, batch_buffers& buffers, batch_options options = {}) = delete;
 batch_generator lookup_batches(const map&& m, batch_options options = {}) = delete;

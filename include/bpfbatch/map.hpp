@@ -1,6 +1,8 @@
 // map: an owned descriptor of a BPF map, with the map's info read once.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -38,9 +40,9 @@ struct map_spec {
 
 // The id of the first map whose id is above `after` (BPF_MAP_GET_NEXT_ID,
 // which needs CAP_SYS_ADMIN): start from 0, and ENOENT says there is no more.
-result<std::uint32_t> next_map_id(std::uint32_t after) noexcept;
+BPFBATCH_API result<std::uint32_t> next_map_id(std::uint32_t after) noexcept;
 
-class map {
+class BPFBATCH_API map {
  public:
   // Opens a map pinned in a BPF filesystem (BPF_OBJ_GET).
   static result<map> open_pinned(const char* path, open_options options = {}) noexcept;

@@ -2,6 +2,8 @@
 // sizes that follow from it.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -48,17 +50,17 @@ enum class map_type : std::uint32_t {
 };
 
 // bpftool's name for a map type ("percpu_hash", "lpm_trie"), or "unknown".
-std::string_view map_type_name(map_type type) noexcept;
+BPFBATCH_API std::string_view map_type_name(map_type type) noexcept;
 
 // Whether the kernel copies one value per possible CPU for each element
 // (bpf_map_value_size() in kernel/bpf/syscall.c).
-bool has_per_cpu_values(map_type type) noexcept;
+BPFBATCH_API bool has_per_cpu_values(map_type type) noexcept;
 
 // Whether values are other maps (lookups return the inner map's id, updates
 // take an inner map's descriptor).
-bool is_map_in_map(map_type type) noexcept;
+BPFBATCH_API bool is_map_in_map(map_type type) noexcept;
 
-struct map_info {
+struct BPFBATCH_API map_info {
   map_type type = map_type::unspec;
   std::uint32_t id = 0;
   std::uint32_t key_size = 0;

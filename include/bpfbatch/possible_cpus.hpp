@@ -2,6 +2,8 @@
 // each element of a per-CPU map.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstdint>
 #include <string_view>
 #include <system_error>
@@ -19,15 +21,15 @@ namespace bpfbatch {
 // the file ("/sys/devices/system/cpu/possible: No such file or directory"),
 // so that a per-CPU map that cannot be opened for want of it does not read
 // as a missing map.
-result<std::uint32_t> possible_cpus() noexcept;
+BPFBATCH_API result<std::uint32_t> possible_cpus() noexcept;
 
 // The category of possible_cpus() errors. They compare equal to the
 // std::errc of their errno.
-const std::error_category& possible_cpus_category() noexcept;
+BPFBATCH_API const std::error_category& possible_cpus_category() noexcept;
 
 // Parses a kernel CPU list ("0", "0-3", "0-3,8-11", with an optional trailing
 // newline) and returns how many CPUs it lists. Malformed text, descending
 // ranges and an empty list give EINVAL.
-result<std::uint32_t> parse_cpu_list(std::string_view text) noexcept;
+BPFBATCH_API result<std::uint32_t> parse_cpu_list(std::string_view text) noexcept;
 
 }  // namespace bpfbatch

@@ -3,6 +3,8 @@
 // unless the caller asks for value() of an error in a build with exceptions.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cstdlib>
 #include <optional>
 #include <system_error>

@@ -1,11 +1,13 @@
 // unique_fd: the move-only owner of one file descriptor.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <utility>
 
 namespace bpfbatch {
 
-class unique_fd {
+class BPFBATCH_API unique_fd {
  public:
   unique_fd() noexcept = default;
   // Takes ownership of fd (a negative fd means "none").

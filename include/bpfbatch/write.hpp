@@ -2,6 +2,8 @@
 // and always know how many were changed.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <cerrno>
 #include <concepts>
 #include <cstddef>
@@ -73,10 +75,11 @@ struct delete_options {
 //
 // An error found before any call (sizes, modes, a map type that cannot do
 // it) names command::none.
-write_result update_batch(const map& m, std::span<const std::byte> keys, std::span<const std::byte> values,
-                          update_options options = {}) noexcept;
-write_result delete_batch(const map& m, std::span<const std::byte> keys,
-                          delete_options options = {}) noexcept;
+BPFBATCH_API write_result update_batch(const map& m, std::span<const std::byte> keys,
+                                       std::span<const std::byte> values,
+                                       update_options options = {}) noexcept;
+BPFBATCH_API write_result delete_batch(const map& m, std::span<const std::byte> keys,
+                                       delete_options options = {}) noexcept;
 
 namespace detail {
 // Element types taken as raw bytes, however many make one key or value: a

@@ -8,7 +8,7 @@ namespace {
 
 // Word w of element i's value, added up over its CPUs (little-endian words).
 wide_sum sum_of_word(const batch& b, std::size_t i, std::size_t word, std::size_t w) {
-  wide_sum total = 0;
+  wide_sum total;
   for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
     const auto value = b.value(i, cpu);
     std::uint64_t part = 0;

@@ -17,6 +17,22 @@
 
 namespace bpfbatch::cli {
 
+namespace {
+
+// Divides by 10 in 32-bit steps (no 128-bit type to lean on) and returns the
+// remainder: each step's dividend is below 10 * 2^32, so it fits 64 bits.
+unsigned divide_by_10(wide_sum& value) noexcept {
+  std::uint64_t remainder = value.high % 10;
+  value.high /= 10;
+  const std::uint64_t upper = (remainder << 32) | (value.low >> 32);
+  remainder = upper % 10;
+  const std::uint64_t lower = (remainder << 32) | (value.low & 0xffffffff);
+  value.low = ((upper / 10) << 32) | (lower / 10);
+  return static_cast<unsigned>(lower % 10);
+}
+
+}  // namespace
+
 void output::reserve(std::size_t n) noexcept {
   if (length_ + n > sizeof(buffer_)) (void)flush();
 }
@@ -47,12 +63,12 @@ output& output::number(std::uint64_t value) noexcept {
 }
 
 output& output::number(wide_sum value) noexcept {
+  if (value.high == 0) return number(value.low);
   char digits[40];
   std::size_t n = 0;
   do {
-    digits[n++] = static_cast<char>('0' + static_cast<int>(value % 10));
-    value /= 10;
-  } while (value != 0);
+    digits[n++] = static_cast<char>('0' + divide_by_10(value));
+  } while (value.high != 0 || value.low != 0);
   reserve(n);
   while (n > 0) buffer_[length_++] = digits[--n];
   return *this;

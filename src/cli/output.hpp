@@ -13,8 +13,19 @@
 
 namespace bpfbatch::cli {
 
-// Sums of per-CPU u64 counters can pass 64 bits (--sum).
-__extension__ typedef unsigned __int128 wide_sum;
+// Sums of per-CPU u64 counters can pass 64 bits (--sum): two words, since
+// unsigned __int128 exists only on 64-bit targets (not on i686 or armhf).
+// 2^32 CPUs' u64 values fit with room to spare.
+struct wide_sum {
+  std::uint64_t high = 0;
+  std::uint64_t low = 0;
+
+  wide_sum& operator+=(std::uint64_t n) noexcept {
+    low += n;
+    high += low < n ? 1 : 0;
+    return *this;
+  }
+};
 
 class output {
  public:

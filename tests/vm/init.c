@@ -1,6 +1,7 @@
 /* /init of the test guest: mount what the test suite needs, run it, report
- * its exit status on the serial console and to qemu's isa-debug-exit device
- * (qemu then exits with (status << 1) | 1), then power off.
+ * its exit status on the serial console and, on x86, to qemu's
+ * isa-debug-exit device (qemu then exits with (status << 1) | 1), then power
+ * off (ARM has no such device: the printed line is the result there).
  *
  * Kernel command-line words without a dot arrive here as environment
  * variables; they are passed on to the tests (BPFBATCH_REQUIRE_KERNEL=1,
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/io.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
@@ -19,6 +19,9 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <sys/io.h>
+#endif
 
 static void say(const char *text) { (void)!write(1, text, strlen(text)); }
 
@@ -27,7 +30,9 @@ static void finish(int status) {
   snprintf(line, sizeof line, "\nBPFBATCH-VM-RESULT %d\n", status);
   say(line);
   sync();
+#if defined(__x86_64__) || defined(__i386__)
   if (ioperm(0xf4, 1, 1) == 0) outb((unsigned char)status, 0xf4);
+#endif
   reboot(RB_POWER_OFF);
   for (;;) pause();
 }
