@@ -56,7 +56,8 @@ struct batch_generator::promise_type {
 
   promise_type() noexcept = default;
   // iterate()'s body (iterate.cpp): the coroutine's copy of its request.
-  explicit promise_type(detail::iteration_request& request) noexcept;
+  // Hidden: only the library calls it, so the shared library keeps it in.
+  [[gnu::visibility("hidden")]] explicit promise_type(detail::iteration_request& request) noexcept;
 
   batch_generator get_return_object() noexcept { return batch_generator(handle_type::from_promise(*this)); }
 

@@ -2,6 +2,8 @@
 // several threads at once, each over its own part of the map.
 #pragma once
 
+#include <bpfbatch/config.hpp>
+
 #include <span>
 #include <vector>
 
@@ -52,18 +54,20 @@ namespace bpfbatch {
 // counts. The drain overload and its guarantees are those of
 // lookup_and_delete_batches(); arrays cannot be drained (errno 524 from the
 // first generator).
-result<std::vector<batch_generator>> lookup_shards(const map& m, unsigned n, batch_options options = {});
-result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m, unsigned n,
-                                                              batch_options options = {});
+BPFBATCH_API result<std::vector<batch_generator>> lookup_shards(const map& m, unsigned n,
+                                                                batch_options options = {});
+BPFBATCH_API result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m, unsigned n,
+                                                                           batch_options options = {});
 
 // The same, one shard per element of `buffers` (capped as above), each
 // using its own buffers (see lookup_batches()): nothing is allocated per
 // batch, and a shard of a hash map allocates a small block at its end only.
 // The buffers must outlive the generators.
-result<std::vector<batch_generator>> lookup_shards(const map& m, std::span<batch_buffers> buffers,
-                                                   batch_options options = {});
-result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m, std::span<batch_buffers> buffers,
-                                                              batch_options options = {});
+BPFBATCH_API result<std::vector<batch_generator>> lookup_shards(const map& m, std::span<batch_buffers> buffers,
+                                                                batch_options options = {});
+BPFBATCH_API result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m,
+                                                                           std::span<batch_buffers> buffers,
+                                                                           batch_options options = {});
 
 // A temporary map is refused: its descriptor could name another map by the
 // time the shards run.
