@@ -53,6 +53,10 @@ std::vector<std::string> canonical_words(const arguments& a) {
     w.emplace_back("--method");
     w.emplace_back(a.method == iteration::batch ? "batch" : "walk");
   }
+  if (a.threads != 1) {
+    w.emplace_back("--threads");
+    w.emplace_back(a.threads == 0 ? "auto" : std::to_string(a.threads));
+  }
   if (a.entries != arguments{}.entries) {
     w.emplace_back("--entries");
     w.emplace_back(std::to_string(a.entries));
@@ -82,7 +86,9 @@ void check_accepted(const arguments& a) {
       violated();
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
-  if (!dump && (a.batch_size != 0 || a.method != iteration::automatic || a.sum || a.count)) violated();
+  if (!dump && (a.batch_size != 0 || a.method != iteration::automatic || a.sum || a.count || a.threads != 1))
+    violated();
+  if (a.threads > bpfbatch::cli::max_threads) violated();  // 0 is auto
   if (a.sum && a.count) violated();
   if (a.entries == 0 || a.entries > bpfbatch::cli::max_demo_entries) violated();
   if (a.command != "demo" && a.entries != arguments{}.entries) violated();
