@@ -4,6 +4,39 @@
 
 namespace bpfbatch::cli {
 
+namespace {
+
+// Holds the pump's mutex for a scope; unlock()/lock() inside it as needed.
+class hold {
+ public:
+  explicit hold(pthread_mutex_t& m) noexcept : m_(m) { lock(); }
+  ~hold() {
+    if (held_) unlock();
+  }
+  hold(const hold&) = delete;
+  hold& operator=(const hold&) = delete;
+  void lock() noexcept {
+    ::pthread_mutex_lock(&m_);
+    held_ = true;
+  }
+  void unlock() noexcept {
+    held_ = false;
+    ::pthread_mutex_unlock(&m_);
+  }
+  bool held() const noexcept { return held_; }
+  // Waits on `c` until `ready()`, the mutex held around each test.
+  template <class Ready>
+  void wait(pthread_cond_t& c, Ready ready) noexcept {
+    while (!ready()) ::pthread_cond_wait(&c, &m_);
+  }
+
+ private:
+  pthread_mutex_t& m_;
+  bool held_ = false;
+};
+
+}  // namespace
+
 shard_pump::shard_pump(std::vector<batch_generator>& shards)
     : shards_(shards), ready_(shards.size()), batches_(shards.size(), nullptr), done_(shards.size(), 0) {
   if (shards_.size() > 1 && !start_threads()) threads_.clear();
@@ -14,11 +47,14 @@ shard_pump::~shard_pump() {
   // are let go without being printed (the callers never leave a drain so).
   stop();
   {
-    std::lock_guard lock(mutex_);
+    hold lock(mutex_);
     std::fill(done_.begin(), done_.end(), 1);
   }
-  batch_done_.notify_all();
+  ::pthread_cond_broadcast(&batch_done_);
   join_threads();
+  ::pthread_cond_destroy(&batch_ready_);
+  ::pthread_cond_destroy(&batch_done_);
+  ::pthread_mutex_destroy(&mutex_);
 }
 
 // Creates every thread with the gate closed, then opens it; or, where one
@@ -34,11 +70,11 @@ bool shard_pump::start_threads() {
     if (created) threads_.push_back(thread);
   }
   {
-    std::lock_guard lock(mutex_);
+    hold lock(mutex_);
     go_ = true;
     abandon_ = !created;
   }
-  batch_done_.notify_all();
+  ::pthread_cond_broadcast(&batch_done_);
   if (!created) join_threads();
   return created;
 }
@@ -56,8 +92,8 @@ void* shard_pump::start(void* w) noexcept {
 
 void shard_pump::run(std::size_t shard) {
   batch_generator& gen = shards_[shard];
-  std::unique_lock lock(mutex_);
-  batch_done_.wait(lock, [&] { return go_; });
+  hold lock(mutex_);
+  lock.wait(batch_done_, [&] { return go_; });
   if (abandon_) return;
   if (!stopping_) {
     lock.unlock();
@@ -65,28 +101,28 @@ void shard_pump::run(std::size_t shard) {
       lock.lock();
       ready_[(ready_first_ + ready_count_++) % ready_.size()] = shard;
       batches_[shard] = &b;
-      batch_ready_.notify_one();
-      batch_done_.wait(lock, [&] { return done_[shard] != 0; });
+      ::pthread_cond_signal(&batch_ready_);
+      lock.wait(batch_done_, [&] { return done_[shard] != 0; });
       done_[shard] = 0;
       if (stopping_) break;  // without advancing: a drain deletes nothing more
       lock.unlock();
     }
-    if (!lock.owns_lock()) lock.lock();
+    if (!lock.held()) lock.lock();
   }
   if (gen.error()) failed_seen_ = true;
   ++ended_;
-  batch_ready_.notify_one();
+  ::pthread_cond_signal(&batch_ready_);
 }
 
 const batch* shard_pump::next() {
   if (threads_.empty()) return next_in_place();
-  std::unique_lock lock(mutex_);
+  hold lock(mutex_);
   if (holding_) {
     done_[current_] = 1;
     holding_ = false;
-    batch_done_.notify_all();
+    ::pthread_cond_broadcast(&batch_done_);
   }
-  batch_ready_.wait(lock, [&] { return ready_count_ > 0 || ended_ == shards_.size(); });
+  lock.wait(batch_ready_, [&] { return ready_count_ > 0 || ended_ == shards_.size(); });
   if (failed_seen_) stopping_ = true;  // a shard's error stops the others
   if (ready_count_ == 0) {
     // Every shard has ended: join them now, as the caller may exit() next.
@@ -122,7 +158,7 @@ const batch* shard_pump::next_in_place() {
 }
 
 void shard_pump::stop() noexcept {
-  std::lock_guard lock(mutex_);
+  hold lock(mutex_);
   stopping_ = true;
 }
 

@@ -5,9 +5,7 @@
 
 #include <pthread.h>
 
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <vector>
 
 #include <bpfbatch/batch.hpp>
@@ -62,9 +60,11 @@ class shard_pump {
   std::vector<batch_generator>& shards_;
   std::vector<worker> workers_;
   std::vector<pthread_t> threads_;
-  std::mutex mutex_;
-  std::condition_variable batch_ready_;
-  std::condition_variable batch_done_;
+  // pthread's own, not std::mutex: nothing here can throw, and the static
+  // tool does not take in std::system_error's machinery for them.
+  pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t batch_ready_ = PTHREAD_COND_INITIALIZER;
+  pthread_cond_t batch_done_ = PTHREAD_COND_INITIALIZER;
   bool go_ = false;       // every thread exists: the shards may start
   bool abandon_ = false;  // a thread could not be created: the others end unstarted
   // A ring of the shards whose batch waits to be printed: each shard has at
