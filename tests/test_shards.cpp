@@ -47,53 +47,49 @@ support::contents run_shards(std::vector<batch_generator>& shards) {
   return all;
 }
 
-// Whether hash bucket `b` holds an element, asked of the kernel with raw
-// LOOKUP_BATCH calls (independent of the library): a call from b with room
-// for one element fails with ENOSPC naming b when b holds more, and
-// otherwise reads the first element at or after b, which comes from b
-// exactly when a call from b + 1 does not return it.
-bool bucket_occupied(int fd, std::uint32_t bucket, std::uint32_t key_size, std::uint32_t value_bytes) {
-  auto first_from = [&](std::uint32_t from, std::vector<std::byte>& key, std::uint32_t& out) {
-    std::vector<std::byte> value(value_bytes);
-    key.assign(key_size, std::byte{0});
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof(attr));
-    attr.batch.in_batch = reinterpret_cast<std::uintptr_t>(&from);
-    attr.batch.out_batch = reinterpret_cast<std::uintptr_t>(&out);
-    attr.batch.keys = reinterpret_cast<std::uintptr_t>(key.data());
-    attr.batch.values = reinterpret_cast<std::uintptr_t>(value.data());
-    attr.batch.count = 1;
-    attr.batch.map_fd = static_cast<std::uint32_t>(fd);
-    const long r = ::syscall(__NR_bpf, BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr));
-    if (r != 0 && errno == ENOSPC) return -1;                   // out names a bucket of two or more
-    return static_cast<int>(r == 0 || errno == ENOENT ? attr.batch.count : 0);
-  };
-  std::vector<std::byte> key, next_key;
-  std::uint32_t out = 0, ignored = 0;
-  const int got = first_from(bucket, key, out);
-  if (got < 0) return out == bucket;
-  if (got == 0) return false;
-  return first_from(bucket + 1, next_key, ignored) == 0 || key != next_key;
-}
-
-// Whether a raw LOOKUP_BATCH from bucket `from` (room for 64 elements)
-// returns `key`: its bucket is at or after `from`, and among the first read.
-bool bucket_holds(int fd, std::uint32_t from, std::uint32_t key, std::uint32_t value_bytes) {
-  std::vector<std::uint32_t> keys(64);
-  std::vector<std::byte> values(std::size_t{64} * value_bytes);
+// A raw BPF_MAP_LOOKUP_BATCH from bucket `from` with room for `count` u32
+// keys (independent of the library): the keys read (ENOENT too), and the
+// kernel's answer (errno, 0 on success) and out_batch.
+struct raw_read {
+  std::vector<std::uint32_t> keys;
+  int err = 0;
   std::uint32_t out = 0;
+};
+
+raw_read raw_lookup_from(int fd, std::uint32_t from, std::uint32_t count, std::uint32_t value_bytes) {
+  raw_read r;
+  r.keys.resize(count);
+  std::vector<std::byte> values(std::size_t{count} * value_bytes);
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof(attr));
   attr.batch.in_batch = reinterpret_cast<std::uintptr_t>(&from);
-  attr.batch.out_batch = reinterpret_cast<std::uintptr_t>(&out);
-  attr.batch.keys = reinterpret_cast<std::uintptr_t>(keys.data());
+  attr.batch.out_batch = reinterpret_cast<std::uintptr_t>(&r.out);
+  attr.batch.keys = reinterpret_cast<std::uintptr_t>(r.keys.data());
   attr.batch.values = reinterpret_cast<std::uintptr_t>(values.data());
-  attr.batch.count = 64;
+  attr.batch.count = count;
   attr.batch.map_fd = static_cast<std::uint32_t>(fd);
-  const long r = ::syscall(__NR_bpf, BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr));
-  if (r != 0 && errno != ENOENT) return false;
-  keys.resize(attr.batch.count);
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
+  r.err = ::syscall(__NR_bpf, BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr)) == 0 ? 0 : errno;
+  r.keys.resize(r.err == 0 || r.err == ENOENT ? attr.batch.count : 0);
+  return r;
+}
+
+// Whether hash bucket `b` holds an element: a call from b with room for one
+// element fails with ENOSPC naming b when b holds more, and otherwise reads
+// the first element at or after b, which comes from b exactly when a call
+// from b + 1 does not return it.
+bool bucket_occupied(int fd, std::uint32_t bucket, std::uint32_t value_bytes) {
+  const raw_read here = raw_lookup_from(fd, bucket, 1, value_bytes);
+  if (here.err == ENOSPC) return here.out == bucket;  // out names a bucket of two or more
+  if (here.keys.empty()) return false;
+  const raw_read next = raw_lookup_from(fd, bucket + 1, 1, value_bytes);
+  return next.keys.empty() || next.keys != here.keys;
+}
+
+// Whether a lookup from bucket `from` (room for 64 elements) returns `key`:
+// its bucket is at or after `from`, and among the first read.
+bool bucket_holds(int fd, std::uint32_t from, std::uint32_t key, std::uint32_t value_bytes) {
+  const raw_read r = raw_lookup_from(fd, from, 64, value_bytes);
+  return std::find(r.keys.begin(), r.keys.end(), key) != r.keys.end();
 }
 
 void put_u32(const map& m, std::uint32_t key, std::uint64_t value) {
@@ -173,7 +169,7 @@ TEST_CASE("elements planted on both sides of every shard edge are yielded once, 
   auto empty_wanted = [&] {
     std::vector<std::uint32_t> empty;
     for (std::uint32_t b : wanted)
-      if (!bucket_occupied(m.fd(), b, 4, value_bytes)) empty.push_back(b);
+      if (!bucket_occupied(m.fd(), b, value_bytes)) empty.push_back(b);
     return empty;
   };
   // A key's bucket comes from the map's secret seed: try random keys and
