@@ -26,7 +26,9 @@ std::error_code batch_generator::error() const noexcept {
   return handle_ && handle_.done() ? handle_.promise().stopped.error : early_error_;
 }
 
-iteration_stats batch_generator::stats() const noexcept { return handle_ ? handle_.promise().counts : iteration_stats{}; }
+iteration_stats batch_generator::stats() const noexcept {
+  return handle_ ? handle_.promise().counts : iteration_stats{};
+}
 
 command batch_generator::failed_command() const noexcept {
   return handle_ && handle_.done() ? handle_.promise().stopped.failed : early_command_;

@@ -127,7 +127,8 @@ result<drain_method> drain_method_of(const map& m) noexcept {
   // same release as the lookup-and-delete batch (5.6; maps of maps about
   // 5.19), and no other type has the latter.
   if (err == EPERM) {
-    err = detail::is_hash_family(type) ? detail::probe_batch_command(m.fd(), command::map_lookup_batch) : errno_not_supported;
+    err = detail::is_hash_family(type) ? detail::probe_batch_command(m.fd(), command::map_lookup_batch)
+                                       : errno_not_supported;
   }
   if (err == 0) return drain_method::batch_command;
   if (err == errno_not_supported || err == EINVAL) return drain_method::lookup_then_delete;

@@ -114,7 +114,8 @@ std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
 
 // Removes from the batch [0, copied) each element whose key is among
 // `found`, keeping the order of the others; returns how many are left.
-std::uint32_t drop_keys_found(read_context& c, std::uint32_t copied, std::span<const std::byte> found) noexcept {
+std::uint32_t drop_keys_found(read_context& c, std::uint32_t copied,
+                              std::span<const std::byte> found) noexcept {
   const std::size_t key_size = c.info.key_size;
   const std::size_t value_size = static_cast<std::size_t>(c.info.value_bytes());
   std::uint32_t kept = 0;
@@ -357,8 +358,8 @@ result<std::uint32_t> batch_command_reader::drop_keys_gone(read_context& c, std:
   std::uint32_t kept = 0;
   for (std::uint32_t i = 0; i < copied; ++i) {
     std::byte* key = key_slot(c, i);
-    const int err = with_retries([&] { return sys::map_lookup_elem(c.fd, key, value, c.options.elem_flags); },
-                                 &c.stats);
+    const int err =
+        with_retries([&] { return sys::map_lookup_elem(c.fd, key, value, c.options.elem_flags); }, &c.stats);
     if (err == ENOENT) continue;
     if (err != 0) return make_error(err);
     if (kept != i) {
@@ -542,7 +543,8 @@ read_step reader::next() noexcept {
       if (!batches_.unsupported) return step;
       // A walk reads the whole map: never in place of one shard's part
       // (shards.cpp makes such maps one whole shard).
-      if (c_.range.bounded() || c_.range.begin != 0) return read_step::failure(errno_not_supported, command::none);
+      if (c_.range.bounded() || c_.range.begin != 0)
+        return read_step::failure(errno_not_supported, command::none);
       strategy_ = walk_strategy();
       c_.stats.walked = true;
       return next();

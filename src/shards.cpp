@@ -32,7 +32,8 @@ split split_of(const map& m, command c, const batch_options& options) noexcept {
   // gets its EPERM from it.
   const bool has_command = detail::probe_batch_command(m.fd(), c) == 0;
   if (detail::is_hash_family(info.type)) return has_command ? split::buckets : split::whole;
-  if (c == command::map_lookup_batch && (info.type == map_type::array || info.type == map_type::percpu_array)) {
+  if (c == command::map_lookup_batch &&
+      (info.type == map_type::array || info.type == map_type::percpu_array)) {
     const bool mapped = (info.map_flags & BPF_F_MMAPABLE) != 0 && options.method == iteration::automatic &&
                         options.elem_flags == 0;
     return mapped || has_command ? split::elements : split::whole;
@@ -65,7 +66,8 @@ result<std::vector<batch_generator>> make_shards(command c, const map& m, std::s
       // The last part reads until the kernel's ENOENT, whatever B really is.
       if (i + 1 < count) range.end = static_cast<std::uint32_t>((i + 1) * units / count);
     }
-    shards.push_back(detail::start_iteration(c, m, options, buffers != nullptr ? &buffers[i] : nullptr, range));
+    shards.push_back(
+        detail::start_iteration(c, m, options, buffers != nullptr ? &buffers[i] : nullptr, range));
   }
   return shards;
 }
@@ -76,7 +78,8 @@ result<std::vector<batch_generator>> lookup_shards(const map& m, unsigned n, bat
   return make_shards(command::map_lookup_batch, m, n, nullptr, options);
 }
 
-result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m, unsigned n, batch_options options) {
+result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m, unsigned n,
+                                                              batch_options options) {
   return make_shards(command::map_lookup_and_delete_batch, m, n, nullptr, options);
 }
 

@@ -1,5 +1,4 @@
 // The bpfbatch tool, run as a user runs it, on maps the tests create and pin.
-#include <algorithm>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -13,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdlib>
@@ -126,7 +126,8 @@ TEST_CASE("dump --threads prints every entry once, in one document, as bpftool d
       auto r = cli({"dump", "pinned", p.path, "-j", "--threads", threads, "--batch-size", "1000"});
       REQUIRE(r.status == 0);
       CHECK(entries_of(r.out) == truth);  // parsed as one JSON array, no key twice
-      CHECK(plain_entries(cli({"dump", "pinned", p.path, "--threads", threads}).out) == plain_entries(one.out));
+      CHECK(plain_entries(cli({"dump", "pinned", p.path, "--threads", threads}).out) ==
+            plain_entries(one.out));
       CHECK(cli({"dump", "pinned", p.path, "--count", "--threads", threads}).out ==
             std::to_string(truth.size()) + "\n");
     }

@@ -159,8 +159,9 @@ TEST_CASE("a drain to /dev/full puts every element back and fails") {
     CHECK(r.status == 1);
     CHECK(r.err.find("cannot write output: No space left on device") != std::string::npos);
     // With shards, those that had not deleted a batch yet never do.
-    CHECK(r.err.find(threads ? "after 0 entries printed; " : "after 0 entries printed; 100 deleted but not "
-                                                             "printed were put back") != std::string::npos);
+    CHECK(r.err.find(threads ? "after 0 entries printed; "
+                             : "after 0 entries printed; 100 deleted but not "
+                               "printed were put back") != std::string::npos);
     CHECK(support::reference_walk(p.m.fd()) == before);
   }
 }

@@ -3,10 +3,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <linux/bpf.h>
 #include <random>
 #include <thread>
 #include <vector>
@@ -234,7 +234,8 @@ TEST_CASE("a bucket of more than eight elements just before a shard's end is rea
     for (int tries = 0; (in_seven < crowd || past < 1) && tries < 100'000; ++tries) {
       std::uint32_t key = random();
       put_u32(m, key, key);
-      const bool seven = bucket_holds(m.fd(), 7, key, value_bytes), eight = bucket_holds(m.fd(), 8, key, value_bytes);
+      const bool seven = bucket_holds(m.fd(), 7, key, value_bytes),
+                 eight = bucket_holds(m.fd(), 8, key, value_bytes);
       if (seven && !eight && in_seven < crowd) {
         ++in_seven;
       } else if (eight && past < 1) {

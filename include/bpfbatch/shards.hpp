@@ -63,7 +63,8 @@ BPFBATCH_API result<std::vector<batch_generator>> lookup_and_delete_shards(const
 // using its own buffers (see lookup_batches()): nothing is allocated per
 // batch, and a shard of a hash map allocates a small block at its end only.
 // The buffers must outlive the generators.
-BPFBATCH_API result<std::vector<batch_generator>> lookup_shards(const map& m, std::span<batch_buffers> buffers,
+BPFBATCH_API result<std::vector<batch_generator>> lookup_shards(const map& m,
+                                                                std::span<batch_buffers> buffers,
                                                                 batch_options options = {});
 BPFBATCH_API result<std::vector<batch_generator>> lookup_and_delete_shards(const map& m,
                                                                            std::span<batch_buffers> buffers,

@@ -126,8 +126,8 @@ unsigned thread_count(const arguments& o) {
 // The parts of the map read at once (one, the whole map, without --threads).
 std::vector<batch_generator> shards_of(const arguments& o, const map& m, bool drain) {
   const batch_options options{.batch_size = o.batch_size, .method = o.method};
-  auto shards =
-      drain ? lookup_and_delete_shards(m, thread_count(o), options) : lookup_shards(m, thread_count(o), options);
+  auto shards = drain ? lookup_and_delete_shards(m, thread_count(o), options)
+                      : lookup_shards(m, thread_count(o), options);
   if (!shards) fail(subject_of(o), shards.error(), &m.info(), command::none);
   return std::move(*shards);
 }
@@ -182,7 +182,7 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
       continue;
     }
     shown.update(printer.delivered());
-    notice_signals();  // before the next batch is deleted
+    notice_signals();                     // before the next batch is deleted
     if (stop_signal() != 0) pump.stop();  // what the shards hold now is still printed
   }
   if (!writing) printer.stop(subject, stop_signal());

@@ -361,7 +361,8 @@ std::uint64_t library_pass(const map& m, batch_options options, batch_buffers* b
 // the first), with a buffers object per shard kept across passes.
 std::uint64_t sharded_pass(const map& m, std::vector<batch_buffers>& buffers, bool drain,
                            std::uint64_t& syscalls) {
-  auto shards = drain ? lookup_and_delete_shards(m, std::span(buffers)) : lookup_shards(m, std::span(buffers));
+  auto shards =
+      drain ? lookup_and_delete_shards(m, std::span(buffers)) : lookup_shards(m, std::span(buffers));
   if (!shards) {
     std::fprintf(stderr, "bpfbatch-bench: shards: %s\n", shards.error().message().c_str());
     std::exit(1);
