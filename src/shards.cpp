@@ -30,13 +30,13 @@ split split_of(const map& m, command c, const batch_options& options) noexcept {
   // Where the command is missing, the single part's iteration walks (or,
   // with iteration::batch, reports it); a descriptor that may not write
   // gets its EPERM from it.
-  const bool has_command = detail::probe_batch_command(m.fd(), c) == 0;
-  if (detail::is_hash_family(info.type)) return has_command ? split::buckets : split::whole;
+  auto has_command = [&] { return detail::probe_batch_command(m.fd(), c) == 0; };
+  if (detail::is_hash_family(info.type)) return has_command() ? split::buckets : split::whole;
   if (c == command::map_lookup_batch &&
       (info.type == map_type::array || info.type == map_type::percpu_array)) {
     const bool mapped = (info.map_flags & BPF_F_MMAPABLE) != 0 && options.method == iteration::automatic &&
                         options.elem_flags == 0;
-    return mapped || has_command ? split::elements : split::whole;
+    return mapped || has_command() ? split::elements : split::whole;
   }
   return split::whole;
 }
@@ -50,7 +50,8 @@ result<std::vector<batch_generator>> make_shards(command c, const map& m, std::s
                                                  batch_buffers* buffers, const batch_options& options) {
   // One stats object would be written by every shard's thread.
   if (n == 0 || options.stats != nullptr) return make_error(EINVAL);
-  const split how = split_of(m, c, options);
+  // One part is the whole map, read as lookup_batches() reads it: no probe.
+  const split how = n == 1 ? split::whole : split_of(m, c, options);
   const std::uint64_t units =
       how == split::buckets ? bucket_count(m.info().max_entries) : std::max(m.info().max_entries, 1u);
   const std::uint64_t count = std::min<std::uint64_t>(n, units);

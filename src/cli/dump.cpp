@@ -126,8 +126,8 @@ unsigned thread_count(const arguments& o) {
 // The parts of the map read at once (one, the whole map, without --threads).
 std::vector<batch_generator> shards_of(const arguments& o, const map& m, bool drain) {
   const batch_options options{.batch_size = o.batch_size, .method = o.method};
-  auto shards = drain ? lookup_and_delete_shards(m, thread_count(o), options)
-                      : lookup_shards(m, thread_count(o), options);
+  const unsigned n = thread_count(o);
+  auto shards = drain ? lookup_and_delete_shards(m, n, options) : lookup_shards(m, n, options);
   if (!shards) fail(subject_of(o), shards.error(), &m.info(), command::none);
   return std::move(*shards);
 }
