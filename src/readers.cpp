@@ -112,26 +112,33 @@ std::byte* value_slot(read_context& c, std::uint32_t i) noexcept {
   return c.buffers().values().data() + std::size_t{i} * static_cast<std::size_t>(c.info.value_bytes());
 }
 
-// Removes from the batch [0, copied) each element whose key is among
-// `found`, keeping the order of the others; returns how many are left.
-std::uint32_t drop_keys_found(read_context& c, std::uint32_t copied,
-                              std::span<const std::byte> found) noexcept {
+// Moves the elements of the batch [0, copied) that keep(i) accepts to its
+// front, in their order; returns how many there are.
+template <class Keep>
+std::uint32_t compact(read_context& c, std::uint32_t copied, Keep keep) noexcept {
   const std::size_t key_size = c.info.key_size;
   const std::size_t value_size = static_cast<std::size_t>(c.info.value_bytes());
   std::uint32_t kept = 0;
   for (std::uint32_t i = 0; i < copied; ++i) {
-    const std::byte* key = key_slot(c, i);
-    bool is_found = false;
-    for (std::size_t at = 0; at + key_size <= found.size() && !is_found; at += key_size)
-      is_found = std::memcmp(key, found.data() + at, key_size) == 0;
-    if (is_found) continue;
+    if (!keep(i)) continue;
     if (kept != i) {
-      std::memmove(key_slot(c, kept), key, key_size);
+      std::memmove(key_slot(c, kept), key_slot(c, i), key_size);
       std::memmove(value_slot(c, kept), value_slot(c, i), value_size);
     }
     ++kept;
   }
   return kept;
+}
+
+// Removes from the batch [0, copied) each element whose key is among `found`.
+std::uint32_t drop_keys_found(read_context& c, std::uint32_t copied,
+                              std::span<const std::byte> found) noexcept {
+  const std::size_t key_size = c.info.key_size;
+  return compact(c, copied, [&](std::uint32_t i) {
+    for (std::size_t at = 0; at + key_size <= found.size(); at += key_size)
+      if (std::memcmp(key_slot(c, i), found.data() + at, key_size) == 0) return false;
+    return true;
+  });
 }
 
 // A lookup shard that reads past its end reads again with fewer elements
@@ -355,19 +362,16 @@ result<std::uint32_t> batch_command_reader::keep_before_end(read_context& c, std
 // and inserted again between the two lookups and this check.
 result<std::uint32_t> batch_command_reader::drop_keys_gone(read_context& c, std::uint32_t copied) noexcept {
   std::byte* value = past_end.values().data();  // room for one value, unused
-  std::uint32_t kept = 0;
-  for (std::uint32_t i = 0; i < copied; ++i) {
-    std::byte* key = key_slot(c, i);
+  int failed = 0;
+  const std::uint32_t kept = compact(c, copied, [&](std::uint32_t i) {
+    if (failed != 0) return true;
+    const std::byte* key = key_slot(c, i);
     const int err =
         with_retries([&] { return sys::map_lookup_elem(c.fd, key, value, c.options.elem_flags); }, &c.stats);
-    if (err == ENOENT) continue;
-    if (err != 0) return make_error(err);
-    if (kept != i) {
-      std::memmove(key_slot(c, kept), key, c.info.key_size);
-      std::memmove(value_slot(c, kept), value_slot(c, i), static_cast<std::size_t>(c.info.value_bytes()));
-    }
-    ++kept;
-  }
+    if (err != 0 && err != ENOENT) failed = err;
+    return err != ENOENT;
+  });
+  if (failed != 0) return make_error(failed);
   return kept;
 }
 
@@ -534,7 +538,6 @@ read_step reader::next() noexcept {
   // The buffers object holding the memory was destroyed or assigned over:
   // the kernel must not write into memory the iteration no longer holds.
   if (c_.claim.owner() == nullptr) return read_step::failure(EINVAL, command::none);
-  if (c_.range.empty()) return read_step::end();
   switch (strategy_) {
     case strategy::mapped_array:
       return mapped_.step(c_);
