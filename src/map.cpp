@@ -89,6 +89,9 @@ result<map> map::adopt(unique_fd fd) noexcept {
   info.value_size = raw.value_size;
   info.max_entries = raw.max_entries;
   info.map_flags = raw.map_flags;
+  info.btf_id = raw.btf_id;
+  info.btf_key_type_id = raw.btf_key_type_id;
+  info.btf_value_type_id = raw.btf_value_type_id;
   static_assert(sizeof(raw.name) == std::tuple_size_v<decltype(info.name_bytes)>);
   std::memcpy(info.name_bytes.data(), raw.name, sizeof(raw.name));
   if (!is_map(fd.get(), info)) return make_error(EINVAL);

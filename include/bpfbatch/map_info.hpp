@@ -67,6 +67,11 @@ struct BPFBATCH_API map_info {
   std::uint32_t value_size = 0;
   std::uint32_t max_entries = 0;
   std::uint32_t map_flags = 0;
+  // The BTF object that describes keys and values, and their type ids in it;
+  // 0 when the map was created without BTF (see btf.hpp).
+  std::uint32_t btf_id = 0;
+  std::uint32_t btf_key_type_id = 0;
+  std::uint32_t btf_value_type_id = 0;
   // The map's name as the kernel holds it (BPF_OBJ_NAME_LEN bytes, NUL-padded).
   std::array<char, 16> name_bytes{};
   // How many values each element has in a lookup: the possible CPUs for
