@@ -293,7 +293,10 @@ TEST_CASE("info shows a map's btf_id where bpftool's map show does, in JSON and 
   if (!object.loaded()) return;
   const std::string bpftool = bpftool_path();
   std::size_t with_btf = 0;
-  for (const auto& [name, path] : object.map_paths()) {
+  for (const auto& pinned : object.map_paths()) {
+    // Named copies: clang 14 does not let INFO's lambda capture a binding.
+    const std::string& name = pinned.first;
+    const std::string& path = pinned.second;
     INFO("map ", name);
     const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
     const auto ours = json::parse(cli({"info", "pinned", path, "-j"}).out);
@@ -322,7 +325,10 @@ TEST_CASE("list shows each map's btf_id as bpftool's map show does") {
   const auto listed = json::parse(cli({"list", "-j"}).out);
   REQUIRE(listed.has_value());
   const auto plain = cli({"list"}).out;
-  for (const auto& [name, path] : object.map_paths()) {
+  for (const auto& pinned : object.map_paths()) {
+    // Named copies: clang 14 does not let INFO's lambda capture a binding.
+    const std::string& name = pinned.first;
+    const std::string& path = pinned.second;
     INFO("map ", name);
     const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
     REQUIRE(theirs.has_value());
