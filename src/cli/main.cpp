@@ -84,7 +84,9 @@ signal once every deleted entry is printed or back in the map.
 
 constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j]
 Show what MAP (id N | pinned PATH | name NAME) is: type, id, name, key and
-value sizes, max entries, flags, how values are laid out in a batch, and
+value sizes, max entries, flags, its BTF (btf_id, and the key and value
+types by name: "struct flow_key"; reading BTF needs CAP_SYS_ADMIN, without
+it the types are unknown), how values are laid out in a batch, and
 which batch commands the kernel supports for it (probed with count = 0,
 which touches no element), and how a drain removes its entries: atomically
 (batch commands, pops) or a lookup then a delete, where a value written in
@@ -94,7 +96,8 @@ may have one ("unknown" otherwise).
 )";
 
 constexpr std::string_view list_help = R"(Usage: bpfbatch list [-j]
-List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes.
+List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes,
+and btf_id for maps with BTF.
 Nothing is printed unless every map could be read.
 The JSON uses bpftool's map show field names.
 )";
