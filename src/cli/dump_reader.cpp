@@ -13,7 +13,7 @@ constexpr std::size_t input_buffer = 1 << 16;
 // Ignored fields ("formatted") may nest; the reader recurses once a level.
 constexpr unsigned max_depth = 128;
 
-int hex_digit(char c) noexcept {
+inline int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -62,7 +62,13 @@ char dump_reader::take() {
 }
 
 void dump_reader::skip_space() {
-  for (char c = peek(); c == ' ' || c == '\n' || c == '\t' || c == '\r'; c = peek()) ++at_;
+  for (;;) {
+    for (; at_ < data_.size(); ++at_) {
+      const char c = data_[at_];
+      if (c != ' ' && c != '\n' && c != '\t' && c != '\r') return;
+    }
+    if (at_end_ || !refill()) return;
+  }
 }
 
 bool dump_reader::fail(std::string text) {
@@ -169,6 +175,18 @@ bool dump_reader::read_entry(std::vector<std::byte>& keys, std::vector<std::byte
 bool dump_reader::read_field_name(std::string& name) {
   name.clear();
   if (!expect('"', "a field name")) return false;
+  // A plain name whole in the buffer, as bpftool writes them: taken at once.
+  const std::size_t end = data_.find('"', at_);
+  if (end != std::string_view::npos && end - at_ <= 16) {
+    const std::string_view plain = data_.substr(at_, end - at_);
+    bool simple = true;
+    for (char c : plain) simple = simple && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+    if (simple) {
+      name.assign(plain);
+      at_ = end + 1;
+      return true;
+    }
+  }
   bool escaped = false;
   for (;;) {
     const char c = take();
@@ -195,19 +213,34 @@ bool dump_reader::read_field_name(std::string& name) {
 
 bool dump_reader::read_bytes(std::vector<std::byte>& out, std::size_t at, std::uint32_t size,
                              std::string_view what) {
-  const std::string plural = std::string(what) + "s";
-  if (!expect('[', std::string(what) + " as an array of bytes [\"0x..\", ...]")) return false;
+  skip_space();
+  if (take() != '[')
+    return fail_in_entry("expected " + std::string(what) + " as an array of bytes [\"0x..\", ...]");
   std::uint64_t count = 0;
   skip_space();
   if (peek() == ']') {
     take();
   } else {
     for (;;) {
+      // A run of "0xHH", as bpftool writes them, without spaces and whole in
+      // the buffer: one byte and its separator at a time. Parsing is most
+      // of what load spends in user space.
+      if (count < size && data_.size() - at_ >= 7) {
+        const char* p = data_.data() + at_;
+        const int high = hex_digit(p[3]), low = hex_digit(p[4]);
+        if (p[0] == '"' && p[1] == '0' && (p[2] | 0x20) == 'x' && p[5] == '"' && high >= 0 && low >= 0 &&
+            (p[6] == ',' || p[6] == ']')) {
+          out[at + count++] = static_cast<std::byte>(high * 16 + low);
+          at_ += 7;
+          if (p[6] == ']') break;
+          continue;
+        }
+      }
       std::byte b{};
       if (!read_byte(b, what)) return false;
       if (count == size)
         return fail_in_entry(std::string(what) + " has more than " + count_of(size, "byte") + "; the map's " +
-                             plural + " have " + std::to_string(size));
+                             std::string(what) + "s have " + std::to_string(size));
       out[at + count++] = b;
       skip_space();
       const char c = take();
@@ -216,8 +249,8 @@ bool dump_reader::read_bytes(std::vector<std::byte>& out, std::size_t at, std::u
     }
   }
   if (count != size)
-    return fail_in_entry(std::string(what) + " has " + count_of(count, "byte") + "; the map's " + plural +
-                         " have " + std::to_string(size));
+    return fail_in_entry(std::string(what) + " has " + count_of(count, "byte") + "; the map's " +
+                         std::string(what) + "s have " + std::to_string(size));
   return true;
 }
 
