@@ -20,6 +20,24 @@ inline int hex_digit(char c) noexcept {
   return -1;
 }
 
+// Text from the document made fit for a one-line message: control
+// characters as \xHH.
+std::string printable(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += hex[byte >> 4];
+      out += hex[byte & 15];
+    }
+  }
+  return out;
+}
+
 std::string count_of(std::uint64_t n, std::string_view unit) {
   return std::to_string(n) + " " + std::string(unit) + (n == 1 ? "" : "s");
 }
@@ -286,7 +304,7 @@ bool dump_reader::read_byte(std::byte& b, std::string_view what) {
     if (value >= 0) value = value * 16 + digit;
   }
   if (!prefixed || value < 0)
-    return fail_in_entry(std::string(what) + ": \"" + text + "\" is not a byte (0x00 to 0xff)");
+    return fail_in_entry(std::string(what) + ": \"" + printable(text) + "\" is not a byte (0x00 to 0xff)");
   b = static_cast<std::byte>(value);
   return true;
 }
