@@ -48,6 +48,8 @@ std::string_view command_name(command c) noexcept {
       return "BPF_MAP_DELETE_ELEM";
     case command::map_get_next_key:
       return "BPF_MAP_GET_NEXT_KEY";
+    case command::obj_pin:
+      return "BPF_OBJ_PIN";
     case command::obj_get:
       return "BPF_OBJ_GET";
     case command::map_get_next_id:

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include <bpfbatch/error.hpp>
 #include <bpfbatch/possible_cpus.hpp>
@@ -154,6 +156,107 @@ result<void> map::update_element(std::span<const std::byte> key, std::span<const
                                  std::uint64_t flags) const noexcept {
   if (key.size() != info_.key_size || value.size() != info_.value_bytes()) return make_error(EINVAL);
   return make_error(sys::map_update_elem(fd(), key.data(), value.data(), flags));
+}
+
+}  // namespace bpfbatch
+
+namespace bpfbatch {
+
+namespace {
+
+// The kernel refuses a non-NULL key on a map whose key_size is 0
+// (__bpf_copy_key: EINVAL), and an empty span may still hold a pointer.
+const void* key_pointer(std::span<const std::byte> key) noexcept {
+  return key.empty() ? nullptr : key.data();
+}
+
+// The number after "NAME:" and spaces or tabs at the start of a line of
+// fdinfo text, as bpftool's get_fdinfo() finds it.
+std::optional<std::uint64_t> fdinfo_field(std::string_view text, std::string_view name) noexcept {
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.size() <= name.size() || line.substr(0, name.size()) != name || line[name.size()] != ':')
+      continue;
+    std::size_t i = name.size() + 1;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i == line.size()) return std::nullopt;
+    std::uint64_t value = 0;
+    for (; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+      const std::uint64_t digit = static_cast<std::uint64_t>(line[i] - '0');
+      if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+      value = value * 10 + digit;
+    }
+    if (i != line.size()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+result<void> map::delete_element(std::span<const std::byte> key) const noexcept {
+  if (key.size() != info_.key_size) return make_error(EINVAL);
+  return make_error(sys::map_delete_elem(fd(), key_pointer(key)));
+}
+
+result<void> map::next_key(std::span<const std::byte> key, std::span<std::byte> next) const noexcept {
+  if ((!key.empty() && key.size() != info_.key_size) || next.size() != info_.key_size || info_.key_size == 0)
+    return make_error(EINVAL);
+  return make_error(sys::map_get_next_key(fd(), key_pointer(key), next.data()));
+}
+
+result<void> map::lookup_and_delete_element(std::span<const std::byte> key, std::span<std::byte> value,
+                                            std::uint64_t flags) const noexcept {
+  if (key.size() != info_.key_size || value.size() != info_.value_bytes()) return make_error(EINVAL);
+  return make_error(sys::map_lookup_and_delete_elem(fd(), key_pointer(key), value.data(), flags));
+}
+
+result<void> map::push(std::span<const std::byte> value, std::uint64_t flags) const noexcept {
+  if (info_.key_size != 0 || value.size() != info_.value_bytes()) return make_error(EINVAL);
+  return make_error(sys::map_update_elem(fd(), nullptr, value.data(), flags));
+}
+
+result<void> map::peek(std::span<std::byte> value) const noexcept {
+  if (info_.key_size != 0 || value.size() != info_.value_bytes()) return make_error(EINVAL);
+  return make_error(sys::map_lookup_elem(fd(), nullptr, value.data(), 0));
+}
+
+result<void> map::pop(std::span<std::byte> value) const noexcept {
+  if (info_.key_size != 0 || value.size() != info_.value_bytes()) return make_error(EINVAL);
+  return make_error(sys::map_lookup_and_delete_elem(fd(), nullptr, value.data(), 0));
+}
+
+result<void> map::freeze() const noexcept { return make_error(sys::map_freeze(fd())); }
+
+result<void> map::pin(const char* path) const noexcept {
+  if (path == nullptr) return make_error(EINVAL);
+  return make_error(sys::obj_pin(fd(), path));
+}
+
+result<map_status> map::status() const noexcept {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd());
+  unique_fd file(::open(path, O_RDONLY | O_CLOEXEC));
+  if (file.get() < 0) return make_error(errno);
+  // A map's fdinfo is a dozen short lines (bpf_map_show_fdinfo): 4 KiB holds
+  // it with room for lines later kernels add.
+  char text[4096];
+  std::size_t length = 0;
+  while (length < sizeof(text)) {
+    const ssize_t n = ::read(file.get(), text + length, sizeof(text) - length);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(errno);
+    if (n == 0) break;
+    length += static_cast<std::size_t>(n);
+  }
+  const std::string_view fdinfo(text, length);
+  map_status status;
+  status.frozen = fdinfo_field(fdinfo, "frozen").value_or(0) != 0;
+  status.bytes_memlock = fdinfo_field(fdinfo, "memlock");
+  return status;
 }
 
 }  // namespace bpfbatch

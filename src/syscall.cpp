@@ -46,6 +46,7 @@ static_assert(static_cast<int>(command::map_lookup_elem) == BPF_MAP_LOOKUP_ELEM)
 static_assert(static_cast<int>(command::map_update_elem) == BPF_MAP_UPDATE_ELEM);
 static_assert(static_cast<int>(command::map_delete_elem) == BPF_MAP_DELETE_ELEM);
 static_assert(static_cast<int>(command::map_get_next_key) == BPF_MAP_GET_NEXT_KEY);
+static_assert(static_cast<int>(command::obj_pin) == BPF_OBJ_PIN);
 static_assert(static_cast<int>(command::obj_get) == BPF_OBJ_GET);
 static_assert(static_cast<int>(command::map_get_next_id) == BPF_MAP_GET_NEXT_ID);
 static_assert(static_cast<int>(command::map_get_fd_by_id) == BPF_MAP_GET_FD_BY_ID);
@@ -106,6 +107,24 @@ int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept {
   attr.pathname = pointer(path);
   attr.file_flags = file_flags;
   return call_for_fd(BPF_OBJ_GET, attr, BPFBATCH_ATTR_SIZE(file_flags), fd);
+}
+
+int obj_pin(int fd, const char* path) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.pathname = pointer(path);
+  attr.bpf_fd = static_cast<std::uint32_t>(fd);
+  // file_flags must be 0 for a pin (bpf_obj_pin); path_fd, after it, only
+  // arrived in 6.5: the attr ends at file_flags so that older kernels take it.
+  return call(BPF_OBJ_PIN, attr, BPFBATCH_ATTR_SIZE(file_flags));
+}
+
+int map_freeze(int fd) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<std::uint32_t>(fd);
+  // BPF_MAP_FREEZE_LAST_FIELD is map_fd.
+  return call(BPF_MAP_FREEZE, attr, BPFBATCH_ATTR_SIZE(map_fd));
 }
 
 int map_get_next_id(std::uint32_t start_id, std::uint32_t& next_id) noexcept {

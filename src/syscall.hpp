@@ -13,6 +13,10 @@ namespace bpfbatch::sys {
 
 int map_create(const map_spec& spec, int& fd) noexcept;
 int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept;
+// Pins the object behind fd at path, in a BPF filesystem.
+int obj_pin(int fd, const char* path) noexcept;
+// Makes the map read-only for user space (5.2 on).
+int map_freeze(int fd) noexcept;
 // The first map id above start_id (ENOENT after the last).
 int map_get_next_id(std::uint32_t start_id, std::uint32_t& next_id) noexcept;
 int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexcept;

@@ -16,6 +16,7 @@ enum class command : std::uint32_t {
   map_update_elem = 2,
   map_delete_elem = 3,
   map_get_next_key = 4,
+  obj_pin = 6,
   obj_get = 7,
   map_get_next_id = 12,
   map_get_fd_by_id = 14,

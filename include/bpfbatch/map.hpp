@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -25,6 +26,17 @@ struct open_options {
 
 // What BPF_MAP_CREATE needs. Sizes as for the kernel: value_size is one CPU's
 // value for per-CPU maps, and 4 for maps of maps.
+// What the kernel tells of a map in /proc/self/fdinfo/FD and not in its
+// info (bpftool's map show reads the same lines: get_fdinfo() in
+// tools/bpf/bpftool/common.c).
+struct map_status {
+  // "frozen:": BPF_MAP_FREEZE was called (5.2 on; absent before: false).
+  bool frozen = false;
+  // "memlock:": the bytes the kernel charges for the map (bpftool's
+  // bytes_memlock); empty where the kernel does not print the line.
+  std::optional<std::uint64_t> bytes_memlock;
+};
+
 struct map_spec {
   map_type type = map_type::hash;
   std::uint32_t key_size = 0;
@@ -75,6 +87,49 @@ class BPFBATCH_API map {
                               std::uint64_t flags = 0) const noexcept;
   result<void> update_element(std::span<const std::byte> key, std::span<const std::byte> value,
                               std::uint64_t flags = 0) const noexcept;
+
+  // BPF_MAP_DELETE_ELEM. ENOENT when the key is not in the map.
+  result<void> delete_element(std::span<const std::byte> key) const noexcept;
+
+  // BPF_MAP_GET_NEXT_KEY: writes into next the key that follows key, or the
+  // first key when key is empty; ENOENT after the last. A key that is not in
+  // the map gives the first key on hash maps (htab_map_get_next_key), and
+  // the walk restarts: see kernel-facts.md before walking a changing map.
+  // next must be info().key_size bytes, key that or empty (EINVAL).
+  result<void> next_key(std::span<const std::byte> key, std::span<std::byte> next) const noexcept;
+
+  // BPF_MAP_LOOKUP_AND_DELETE_ELEM: the element's value, and the element
+  // removed. Hash maps from 5.14 (per-CPU values: value_bytes() of them),
+  // queues and stacks (see pop()); others answer ENOTSUPP (524) or EINVAL.
+  result<void> lookup_and_delete_element(std::span<const std::byte> key, std::span<std::byte> value,
+                                         std::uint64_t flags = 0) const noexcept;
+
+  // Key-less maps (queue, stack, bloom filter: key_size 0, else EINVAL
+  // before the kernel). push: BPF_MAP_UPDATE_ELEM without a key; flags 0
+  // (BPF_ANY) or BPF_EXIST, which on a full queue or stack drops the oldest
+  // element instead of failing with E2BIG (queue_stack_map_push_elem).
+  // peek: BPF_MAP_LOOKUP_ELEM without a key, the next value without removing
+  // it (ENOENT when empty); on a bloom filter value is read, not written:
+  // 0 means maybe present, ENOENT certainly absent. pop: the next value,
+  // removed (BPF_MAP_LOOKUP_AND_DELETE_ELEM without a key; not on a bloom
+  // filter). value must be info().value_bytes() bytes.
+  result<void> push(std::span<const std::byte> value, std::uint64_t flags = 0) const noexcept;
+  result<void> peek(std::span<std::byte> value) const noexcept;
+  result<void> pop(std::span<std::byte> value) const noexcept;
+
+  // BPF_MAP_FREEZE (5.2 on): from now on user space can no longer write the
+  // map (EPERM), through any descriptor; BPF programs still can. EBUSY when
+  // the map is mapped writable (mmap). Freezing twice is EPERM: map_freeze()
+  // first wants a writable map, and map_get_sys_perms() drops write from a
+  // frozen one.
+  result<void> freeze() const noexcept;
+
+  // BPF_OBJ_PIN: the map stays while the path exists in a BPF filesystem
+  // (EEXIST when it does already; EPERM outside a BPF filesystem).
+  result<void> pin(const char* path) const noexcept;
+
+  // frozen and bytes_memlock, read from /proc/self/fdinfo (procfs needed).
+  result<map_status> status() const noexcept;
 
   // Gives up the descriptor; the map object is left without one.
   [[nodiscard]] unique_fd release() noexcept { return std::move(fd_); }

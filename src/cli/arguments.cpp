@@ -17,10 +17,13 @@ enum given_option : unsigned {
   given_json = 1u << 5,
   given_threads = 1u << 6,
   given_no_btf = 1u << 7,
+  given_mode = 1u << 8,
 };
 
 bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
-bool takes_map(std::string_view command) { return is_dump(command) || command == "info"; }
+bool takes_map(std::string_view command) {
+  return is_dump(command) || command == "info" || command == "load";
+}
 bool is_command(std::string_view command) {
   return takes_map(command) || command == "list" || command == "demo" || command == "help";
 }
@@ -37,8 +40,10 @@ std::string quoted(std::string_view text) {
 
 // Why the options given do not fit the command, or empty.
 std::string misplaced_option(std::string_view command, unsigned given) {
+  if (!is_dump(command) && command != "load" && (given & given_batch_size))
+    return "--batch-size applies to dump, drain and load";
+  if (command != "load" && (given & given_mode)) return "--mode applies to load";
   if (!is_dump(command)) {
-    if (given & given_batch_size) return "--batch-size applies to dump and drain";
     if (given & given_method) return "--method applies to dump and drain";
     if (given & given_sum) return "--sum applies to dump and drain";
     if (given & given_count) return "--count applies to dump and drain";
@@ -52,7 +57,8 @@ std::string misplaced_option(std::string_view command, unsigned given) {
 }
 
 bool takes_value(std::string_view word) {
-  return word == "--batch-size" || word == "--entries" || word == "--method" || word == "--threads";
+  return word == "--batch-size" || word == "--entries" || word == "--method" || word == "--threads" ||
+         word == "--mode";
 }
 
 // An option with a value: what it sets, or why the value does not fit.
@@ -74,6 +80,16 @@ std::string take_value(std::string_view word, std::string_view value, arguments&
       return "--threads takes auto or a number from 1 to " + std::to_string(max_threads);
     a.threads = n ? *n : 0;
     given |= given_threads;
+  } else if (word == "--mode") {
+    if (value == "any")
+      a.mode = load_mode::any;
+    else if (value == "exist")
+      a.mode = load_mode::exist;
+    else if (value == "noexist")
+      a.mode = load_mode::noexist;
+    else
+      return "--mode takes any, exist or noexist";
+    given |= given_mode;
   } else if (value == "auto") {  // --method
     a.method = iteration::automatic;
   } else if (value == "batch") {
@@ -145,6 +161,9 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (takes_value(word)) {
       if (!has_value) return fail(std::string(word) + " needs a value");
       if (auto why = take_value(word, words[++i], a, given); !why.empty()) return fail(why);
+    } else if (a.command == "load" && !a.selector_kind.empty() && a.input.empty() &&
+               (word == "-" || (!word.empty() && word[0] != '-'))) {
+      a.input = word;
     } else if (!word.empty() && word[0] == '-') {
       return fail("unknown option " + quoted(word));
     } else if (a.command.empty()) {
@@ -161,7 +180,7 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
 
   if (a.command.empty()) {
     if (a.help) return parsed;
-    return fail("a command is needed: dump, drain, info, list or demo");
+    return fail("a command is needed: dump, drain, load, info, list or demo");
   }
   if (!is_command(a.command)) return fail("unknown command " + quoted(a.command));
   if (a.command == "help") {

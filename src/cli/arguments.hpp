@@ -13,9 +13,12 @@
 
 namespace bpfbatch::cli {
 
+// load --mode: how each entry meets the map (BPF_ANY, BPF_EXIST, BPF_NOEXIST).
+enum class load_mode { any, exist, noexist };
+
 // Each field is a view into the argument strings, which must outlive it.
 struct arguments {
-  std::string_view command;         // dump, drain, info, list, demo or help; empty with --help alone
+  std::string_view command;         // dump, drain, load, info, list, demo or help; empty with --help alone
   std::string_view selector_kind;   // "id", "pinned" or "name"; empty for list and demo
   std::string_view selector_value;  // the text after selector_kind
   std::uint32_t id = 0;             // selector_value as a number, for "id"
@@ -30,6 +33,8 @@ struct arguments {
   iteration method = iteration::automatic;
   std::uint32_t threads = 1;  // --threads: shards read at once; 0 is "auto"
   std::uint32_t entries = 100'000;
+  std::string_view input;  // load: the document's file, "-" or empty for stdin
+  load_mode mode = load_mode::any;
 
   bool operator==(const arguments&) const = default;
 };

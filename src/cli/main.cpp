@@ -33,6 +33,7 @@ back to a GET_NEXT_KEY walk where the kernel or map type has no batches.
 Commands:
   dump MAP     print every entry
   drain MAP    print and delete every entry
+  load MAP [FILE|-]  write the entries of a dump -j document into MAP
   info MAP     what the map is, and which batch commands it supports
   list         every map on the system
   demo         create two maps, fill them, and time a batched read against a walk
@@ -80,6 +81,32 @@ Options:
 Exit status: 0 done; 1 an error (nothing on stdout if it came before the
 first entry); 2 a usage error; a drain stopped by a signal ends by that
 signal once every deleted entry is printed or back in the map.
+)";
+
+constexpr std::string_view load_help = R"(Usage: bpfbatch load MAP [FILE|-] [OPTIONS]
+Write every entry of a dump -j document (bpftool -j map dump's or bpfbatch's:
+a JSON array of {"key": ["0x01", ...], "value": [...]}, per-CPU maps with
+"values": [{"cpu": N, "value": [...]}, ...] for every possible CPU; other
+fields such as "formatted" are ignored) into MAP, in batches
+(BPF_MAP_UPDATE_BATCH), reading FILE or stdin a chunk at a time. Each chunk
+is checked whole before it is written, and a regular FILE is checked whole
+before anything is: a malformed entry (truncated JSON, a key or value of
+the wrong size, a byte that is not 0x00 to 0xff, a per-CPU entry without
+every CPU) is an error that names the entry (its index in the document).
+
+Options:
+      --mode M         any (default): create or replace; exist: replace
+                       only (a missing key stops it); noexist: create only
+                       (a present key stops it). exist and noexist write
+                       one element at a time (the kernel's batch has no
+                       such flags).
+      --batch-size N   elements per kernel call
+  -j, --json           print {"applied": N}
+
+Prints "Applied N entries". Exit status: 0 done; 1 an error, after saying
+which entry failed and how many were applied before it; 2 a usage error.
+Maps whose values are descriptors (maps of maps, program arrays, socket
+maps) are refused: their dumps hold ids.
 )";
 
 constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j]
@@ -171,6 +198,7 @@ int main(int argc, char** argv) {
   const arguments& o = parsed.args;
   if (o.version) return print("bpfbatch " BPFBATCH_VERSION "\n");
   if (o.command == "dump" || o.command == "drain") return o.help ? print(dump_help) : run_dump(o);
+  if (o.command == "load") return o.help ? print(load_help) : run_load(o);
   if (o.command == "info") return o.help ? print(info_help) : run_info(o);
   if (o.command == "list") return o.help ? print(list_help) : run_list(o);
   if (o.command == "demo") return o.help ? print(demo_help) : run_demo(o);

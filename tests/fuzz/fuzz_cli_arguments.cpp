@@ -41,6 +41,11 @@ std::vector<std::string> canonical_words(const arguments& a) {
     w.emplace_back(a.selector_kind);
     w.emplace_back(a.selector_value);
   }
+  if (!a.input.empty()) w.emplace_back(a.input);
+  if (a.mode != bpfbatch::cli::load_mode::any) {
+    w.emplace_back("--mode");
+    w.emplace_back(a.mode == bpfbatch::cli::load_mode::exist ? "exist" : "noexist");
+  }
   if (a.json) w.emplace_back("--json");
   if (a.quiet) w.emplace_back("--quiet");
   if (a.sum) w.emplace_back("--sum");
@@ -71,13 +76,15 @@ std::vector<std::string> canonical_words(const arguments& a) {
 void check_accepted(const arguments& a) {
   if (a.version) return;  // --version stops parsing where it stands
   if (a.help) {
-    if (!a.command.empty() && !is_one_of(a.command, {"dump", "drain", "info", "list", "demo", "help"}))
+    if (!a.command.empty() &&
+        !is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo", "help"}))
       violated();
     return;
   }
-  if (!is_one_of(a.command, {"dump", "drain", "info", "list", "demo"})) violated();
+  if (!is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo"})) violated();
   const bool dump = a.command == "dump" || a.command == "drain";
-  const bool takes_map = dump || a.command == "info";
+  const bool load = a.command == "load";
+  const bool takes_map = dump || load || a.command == "info";
   if (takes_map != !a.selector_kind.empty()) violated();
   if (takes_map) {
     if (!is_one_of(a.selector_kind, {"id", "pinned", "name"}) || a.selector_value.empty()) violated();
@@ -87,9 +94,10 @@ void check_accepted(const arguments& a) {
       violated();
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
-  if (!dump && (a.batch_size != 0 || a.method != iteration::automatic || a.sum || a.count || a.no_btf ||
-                a.threads != 1))
-    violated();
+  if (!load && (!a.input.empty() || a.mode != bpfbatch::cli::load_mode::any)) violated();
+  if (!a.input.empty() && a.input != "-" && a.input[0] == '-') violated();
+  if (!dump && !load && a.batch_size != 0) violated();
+  if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1)) violated();
   if (a.threads > bpfbatch::cli::max_threads) violated();  // 0 is auto
   if (a.sum && a.count) violated();
   if (a.entries == 0 || a.entries > bpfbatch::cli::max_demo_entries) violated();
