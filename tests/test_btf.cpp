@@ -696,3 +696,22 @@ TEST_CASE("a typed read of a field past the value's bytes is nullopt") {
 TEST_CASE("BPF_BTF_GET_FD_BY_ID has its kernel name in error messages") {
   CHECK(command_name(command::btf_get_fd_by_id) == "BPF_BTF_GET_FD_BY_ID");
 }
+
+TEST_CASE(
+    "field through anonymous members nested two by two, forty deep, ends with ELOOP instead of 2^40 steps") {
+  btf_builder b;
+  std::uint32_t level = b.add_int("unsigned int", 4);
+  for (int i = 0; i < 40; ++i) level = b.add_struct("", 8, {{"", level, 0}, {"", level, 0}});
+  const btf t = parsed(b);
+  CHECK(t.field(level, "missing").error().value() == ELOOP);
+  CHECK(t.size_of(level).value() == 8);
+}
+
+TEST_CASE("name_of a prototype with 65535 parameters stays short") {
+  btf_builder b;
+  const auto u32 = b.add_int("unsigned int", 4);
+  std::vector<btf_builder::parameter> many(0xffff, {"", u32});
+  const auto proto = b.add_func_proto(u32, many);
+  const btf t = parsed(b);
+  CHECK(t.name_of(proto).size() < 1024);
+}
