@@ -773,3 +773,18 @@ TEST_CASE("the running kernel's own BTF parses, with bpftool's type count and ta
   CHECK(t->name_of(pid->type) == "pid_t");
   CHECK(pid->byte_size == 4);
 }
+
+TEST_CASE(
+    "a bitfield in the old encoding (an INT narrower than its size, no kind_flag) reads as a bitfield") {
+  btf_builder b;
+  const auto three_bits = b.add_int("unsigned int", 4, 0, 3);
+  const auto s = b.add_struct("old", 4, {{"f", three_bits, 5}});
+  const btf t = parsed(b);
+  CHECK(!t.type(s)->kind_flag);
+  auto f = t.field(s, "f");
+  REQUIRE(f);
+  CHECK(f->bit_offset == 5);
+  CHECK(f->bit_size == 3);
+  const std::uint32_t value = 0b101u << 5 | 0b11111u;
+  CHECK(f->read<std::uint32_t>(std::as_bytes(std::span(&value, 1))) == 0b101u);
+}
