@@ -534,6 +534,10 @@ std::string namer::prototype(const btf_type& t, std::string inner) {
   std::string params = "(";
   for (std::size_t i = 0; i < t.parameters.size(); ++i) {
     if (i) params += ", ";
+    if (budget_ <= 0) {  // a prototype of 65535 parameters: name a few
+      params += "...";
+      break;
+    }
     const auto& p = t.parameters[i];
     params +=
         p.type == 0 && i + 1 == t.parameters.size() ? std::string("...") : declare(p.type, std::string());
@@ -597,20 +601,23 @@ bool split_path(std::string_view path, std::vector<path_step>& steps) {
 }
 
 // Anonymous members nest no deeper than this in any C source; deeper is an
-// adversarial blob, refused rather than recursed into.
+// adversarial blob, refused rather than recursed into. The visits are
+// bounded too: anonymous members that each hold two of the next level's
+// would otherwise make a lookup take 2^depth steps.
 constexpr int max_anonymous_depth = 32;
+constexpr int max_member_lookups = 4096;
 
 }  // namespace
 
 // Finds member `name` of the struct or union `id`, looking through
 // anonymous members; offset accumulates bits from the value's start.
 static int find_member(const btf& types, std::uint32_t id, std::string_view name, std::uint64_t& offset,
-                       const btf_member*& found, bool& legacy_bitfield_base, int depth) {
+                       const btf_member*& found, bool& legacy_bitfield_base, int depth, int& budget) {
+  if (depth > max_anonymous_depth || --budget < 0) return ELOOP;
   auto resolved = types.resolve(id);
   if (!resolved) return resolved.error().value();
   const btf_type* t = types.type(*resolved);
   if (t == nullptr || !is_composite(t->kind)) return ENOENT;
-  if (depth > max_anonymous_depth) return ELOOP;
   for (const auto& m : t->members) {
     if (m.name == name) {
       offset += m.bit_offset;
@@ -622,7 +629,7 @@ static int find_member(const btf& types, std::uint32_t id, std::string_view name
   for (const auto& m : t->members) {
     if (!m.name.empty()) continue;
     std::uint64_t inner = offset + m.bit_offset;
-    const int err = find_member(types, m.type, name, inner, found, legacy_bitfield_base, depth + 1);
+    const int err = find_member(types, m.type, name, inner, found, legacy_bitfield_base, depth + 1, budget);
     if (err == 0) offset = inner;
     if (err != ENOENT) return err;
   }
@@ -656,7 +663,8 @@ result<btf_field> btf::field(std::uint32_t id, std::string_view path) const {
     const btf_member* m = nullptr;
     bool legacy = false;
     std::uint64_t offset = f.bit_offset;
-    if (int err = find_member(*this, f.type, step.name, offset, m, legacy, 0)) return make_error(err);
+    int budget = max_member_lookups;
+    if (int err = find_member(*this, f.type, step.name, offset, m, legacy, 0, budget)) return make_error(err);
     f.bit_offset = offset;
     f.type = m->type;
     f.bit_size = m->bitfield_size;

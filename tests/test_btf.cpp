@@ -696,3 +696,95 @@ TEST_CASE("a typed read of a field past the value's bytes is nullopt") {
 TEST_CASE("BPF_BTF_GET_FD_BY_ID has its kernel name in error messages") {
   CHECK(command_name(command::btf_get_fd_by_id) == "BPF_BTF_GET_FD_BY_ID");
 }
+
+TEST_CASE(
+    "field through anonymous members nested two by two, forty deep, ends with ELOOP instead of 2^40 steps") {
+  btf_builder b;
+  std::uint32_t level = b.add_int("unsigned int", 4);
+  for (int i = 0; i < 40; ++i) level = b.add_struct("", 8, {{"", level, 0}, {"", level, 0}});
+  const btf t = parsed(b);
+  CHECK(t.field(level, "missing").error().value() == ELOOP);
+  CHECK(t.size_of(level).value() == 8);
+}
+
+TEST_CASE("name_of a prototype with 65535 parameters stays short") {
+  btf_builder b;
+  const auto u32 = b.add_int("unsigned int", 4);
+  std::vector<btf_builder::parameter> many(0xffff, {"", u32});
+  const auto proto = b.add_func_proto(u32, many);
+  const btf t = parsed(b);
+  CHECK(t.name_of(proto).size() < 1024);
+}
+
+namespace {
+
+std::vector<std::byte> read_file(const char* path) {
+  std::vector<std::byte> out;
+  if (FILE* f = std::fopen(path, "rb")) {
+    std::byte chunk[65536];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0) out.insert(out.end(), chunk, chunk + n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the running kernel's own BTF parses, with bpftool's type count and task_struct's pid offset") {
+  const auto blob = read_file("/sys/kernel/btf/vmlinux");
+  if (blob.empty() || std::system("command -v bpftool >/dev/null 2>&1") != 0) {
+    MESSAGE("no /sys/kernel/btf/vmlinux or no bpftool: the comparison is skipped");
+    return;
+  }
+  std::string_view reason;
+  auto t = btf::parse(blob, &reason);
+  INFO(reason);
+  REQUIRE(t);
+  FILE* pipe = ::popen("bpftool btf dump file /sys/kernel/btf/vmlinux", "r");
+  REQUIRE(pipe != nullptr);
+  char line[1024];
+  unsigned last_id = 0, task_struct = 0, id = 0, pid_type = 0;
+  std::uint64_t pid_offset = 0;
+  bool in_task_struct = false;
+  while (std::fgets(line, sizeof(line), pipe)) {
+    char kind[32] = {}, name[256] = {};
+    if (std::sscanf(line, "[%u] %31s '%255[^']'", &id, kind, name) >= 2) {
+      last_id = id;
+      in_task_struct = std::string_view(kind) == "STRUCT" && std::string_view(name) == "task_struct";
+      if (in_task_struct) task_struct = id;
+    } else if (in_task_struct) {
+      unsigned type = 0;
+      unsigned long long offset = 0;
+      if (std::sscanf(line, "\t'pid' type_id=%u bits_offset=%llu", &type, &offset) == 2) {
+        pid_type = type;
+        pid_offset = offset;
+      }
+    }
+  }
+  ::pclose(pipe);
+  CHECK(t->type_count() == last_id);
+  REQUIRE(task_struct != 0);
+  CHECK(t->name_of(task_struct) == "struct task_struct");
+  auto pid = t->field(task_struct, "pid");
+  REQUIRE(pid);
+  CHECK(pid->type == pid_type);
+  CHECK(pid->bit_offset == pid_offset);
+  CHECK(t->name_of(pid->type) == "pid_t");
+  CHECK(pid->byte_size == 4);
+}
+
+TEST_CASE(
+    "a bitfield in the old encoding (an INT narrower than its size, no kind_flag) reads as a bitfield") {
+  btf_builder b;
+  const auto three_bits = b.add_int("unsigned int", 4, 0, 3);
+  const auto s = b.add_struct("old", 4, {{"f", three_bits, 5}});
+  const btf t = parsed(b);
+  CHECK(!t.type(s)->kind_flag);
+  auto f = t.field(s, "f");
+  REQUIRE(f);
+  CHECK(f->bit_offset == 5);
+  CHECK(f->bit_size == 3);
+  const std::uint32_t value = 0b101u << 5 | 0b11111u;
+  CHECK(f->read<std::uint32_t>(std::as_bytes(std::span(&value, 1))) == 0b101u);
+}
