@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -413,6 +414,14 @@ bool drop_capabilities(std::initializer_list<int> capabilities) {
 // operator new replacement that counts.
 std::atomic<std::uint64_t> allocation_count{0};
 std::uint64_t allocations() { return allocation_count.load(); }
+
+bool kernel_at_least(int major, int minor) {
+  struct utsname u {};
+  if (::uname(&u) != 0) return false;
+  int ma = 0, mi = 0;
+  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
 
 }  // namespace support
 

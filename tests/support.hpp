@@ -52,6 +52,9 @@ bool kernel_has_batch(bpfbatch::map_type type, bpfbatch::command c = bpfbatch::c
 // probed once by creating a small one.
 bool kernel_has_map_type(bpfbatch::map_type type);
 
+// Whether the running kernel's release (uname -r) is major.minor or later.
+bool kernel_at_least(int major, int minor);
+
 // Deterministic test data: key i, and the value of key i on one CPU.
 bytes key_bytes(std::uint32_t key_size, std::uint64_t i);
 bytes value_bytes(std::uint32_t value_size, std::uint64_t i, std::uint32_t cpu);

@@ -20,12 +20,19 @@ using support::btf_builder;
 namespace {
 
 // One type of every kind the UAPI defines, as a C compiler would emit them
-// for a BPF object with a global variable and a function.
+// for a BPF object with a global variable and a function. for_this_kernel
+// leaves out what the running kernel's btf_check_meta() does not know yet
+// (FLOAT 5.13, DECL_TAG 5.16, TYPE_TAG 5.17, ENUM64 and signed enums 6.0:
+// the kernels under qemu in tests/vm start at 5.10); those ids stay 0.
 struct every_kind {
   btf_builder b;
-  std::uint32_t u32, s8, bool_t, ptr, array, bits, anon_union, e, e64, fwd, td, vol, cst, rst, proto, func,
-      var, sec, flt, decl, ttag, ttag_ptr;
-  every_kind() {
+  std::uint32_t u32 = 0, s8 = 0, bool_t = 0, ptr = 0, array = 0, bits = 0, anon_union = 0, e = 0, e64 = 0,
+                fwd = 0, td = 0, vol = 0, cst = 0, rst = 0, proto = 0, func = 0, var = 0, sec = 0, flt = 0,
+                decl = 0, ttag = 0, ttag_ptr = 0;
+  explicit every_kind(bool for_this_kernel = false) {
+    const auto knows = [&](int major, int minor) {
+      return !for_this_kernel || support::kernel_at_least(major, minor);
+    };
     u32 = b.add_int("unsigned int", 4);
     s8 = b.add_int("signed char", 1, btf_builder::int_signed);
     bool_t = b.add_int("_Bool", 1, btf_builder::int_bool, 1);
@@ -34,8 +41,8 @@ struct every_kind {
     anon_union = b.add_union("", 4, {{"as_u32", u32, 0}, {"as_byte", s8, 0}});
     bits = b.add_struct(
         "flags", 12, {{"low", u32, 0, 3}, {"mid", s8, 3, 7}, {"", anon_union, 32, 0}, {"last", u32, 64, 0}});
-    e = b.add_enum("e", 4, {{"A", -1}, {"B", 2}}, true);
-    e64 = b.add_enum64("e64", 8, {{"BIG", std::int64_t{1} << 40}, {"SMALL", 1}});
+    e = b.add_enum("e", 4, {{"A", -1}, {"B", 2}}, knows(6, 0));
+    if (knows(6, 0)) e64 = b.add_enum64("e64", 8, {{"BIG", std::int64_t{1} << 40}, {"SMALL", 1}});
     fwd = b.add_fwd("opaque");
     td = b.add_typedef("u32_t", u32);
     vol = b.add_volatile(td);
@@ -45,10 +52,10 @@ struct every_kind {
     func = b.add_func("f", proto, 1);
     var = b.add_var("counter", u32, 1);
     sec = b.add_datasec(".bss", 4, {{var, 0, 4}});
-    flt = b.add_float("double", 8);
-    decl = b.add_decl_tag("tag", bits, 0);
-    ttag = b.add_type_tag("user", u32);
-    ttag_ptr = b.add_pointer(ttag);
+    if (knows(5, 13)) flt = b.add_float("double", 8);
+    if (knows(5, 16)) decl = b.add_decl_tag("tag", bits, 0);
+    if (knows(5, 17)) ttag = b.add_type_tag("user", u32);
+    ttag_ptr = b.add_pointer(ttag != 0 ? ttag : u32);
   }
 };
 
@@ -56,7 +63,7 @@ struct every_kind {
 
 TEST_CASE("the test builder's blob with a type of every kind is one the kernel accepts (BPF_BTF_LOAD)") {
   REQUIRE_KERNEL();
-  every_kind k;
+  every_kind k(true);
   CHECK(k.b.type_count() == k.ttag_ptr);
   auto fd = k.b.load();
   CHECK(fd.get() >= 0);
@@ -64,7 +71,7 @@ TEST_CASE("the test builder's blob with a type of every kind is one the kernel a
 
 TEST_CASE("the test builder creates a map whose BTF key and value ids the kernel reports") {
   REQUIRE_KERNEL();
-  every_kind k;
+  every_kind k(true);
   map m = k.b.create_map(map_type::hash, 4, 12, 8, k.u32, k.bits);
   CHECK(m.info().btf_id != 0);
   CHECK(m.info().btf_key_type_id == k.u32);
@@ -227,7 +234,7 @@ TEST_CASE("btf_kind_name gives the kernel's names of the kinds") {
 
 TEST_CASE("from_kernel returns the blob that was loaded, and parse reads it as the original") {
   REQUIRE_KERNEL();
-  every_kind k;
+  every_kind k(true);
   map m = k.b.create_map(map_type::array, 4, 12, 4, k.u32, k.bits);
   auto t = btf::from_kernel(m.info().btf_id);
   INFO((t ? std::string() : t.error().message()));
@@ -254,10 +261,14 @@ TEST_CASE("from_kernel of an id no BTF object has is ENOENT") {
 TEST_CASE("each type's kind and name agree with bpftool's raw dump of the same kernel object") {
   REQUIRE_KERNEL();
   if (std::system("command -v bpftool >/dev/null 2>&1") != 0) {
-    MESSAGE("bpftool not installed: the comparison is skipped");
+    // CI installs bpftool and sets BPFBATCH_REQUIRE_BPFTOOL=1; the kernels
+    // under qemu have none, and say so here.
+    if (std::getenv("BPFBATCH_REQUIRE_BPFTOOL") != nullptr)
+      FAIL("BPFBATCH_REQUIRE_BPFTOOL is set but bpftool is not installed");
+    MESSAGE("bpftool not installed: the comparison is left out");
     return;
   }
-  every_kind k;
+  every_kind k(true);
   map m = k.b.create_map(map_type::array, 4, 12, 4, k.u32, k.bits);
   auto t = btf::from_kernel(m.info().btf_id);
   REQUIRE(t);
@@ -283,7 +294,7 @@ TEST_CASE("each type's kind and name agree with bpftool's raw dump of the same k
 
 TEST_CASE("map_btf::of a map created with BTF gives its key and value type ids") {
   REQUIRE_KERNEL();
-  every_kind k;
+  every_kind k(true);
   map m = k.b.create_map(map_type::hash, 4, 12, 8, k.u32, k.bits);
   auto mb = map_btf::of(m);
   INFO((mb ? std::string() : mb.error().message()));
@@ -306,7 +317,7 @@ TEST_CASE("map_btf::of a map created without BTF is ENODATA") {
 
 TEST_CASE("without CAP_SYS_ADMIN, from_kernel and map_btf::of are EPERM (BPF_BTF_GET_FD_BY_ID)") {
   REQUIRE_KERNEL();
-  every_kind k;
+  every_kind k(true);
   map m = k.b.create_map(map_type::hash, 4, 12, 8, k.u32, k.bits);
   const std::uint32_t id = m.info().btf_id;
   CHECK(support::in_child([&] {
@@ -733,14 +744,21 @@ std::vector<std::byte> read_file(const char* path) {
 
 TEST_CASE("the running kernel's own BTF parses, with bpftool's type count and task_struct's pid offset") {
   const auto blob = read_file("/sys/kernel/btf/vmlinux");
-  if (blob.empty() || std::system("command -v bpftool >/dev/null 2>&1") != 0) {
-    MESSAGE("no /sys/kernel/btf/vmlinux or no bpftool: the comparison is skipped");
+  const bool required = std::getenv("BPFBATCH_REQUIRE_BPFTOOL") != nullptr;  // CI, on its own kernel
+  if (blob.empty()) {
+    if (required) FAIL("BPFBATCH_REQUIRE_BPFTOOL is set but /sys/kernel/btf/vmlinux cannot be read");
+    MESSAGE("no /sys/kernel/btf/vmlinux (the qemu guests mount no sysfs): left out");
     return;
   }
   std::string_view reason;
   auto t = btf::parse(blob, &reason);
   INFO(reason);
   REQUIRE(t);
+  if (std::system("command -v bpftool >/dev/null 2>&1") != 0) {
+    if (required) FAIL("BPFBATCH_REQUIRE_BPFTOOL is set but bpftool is not installed");
+    MESSAGE("no bpftool: the comparison with its dump is left out");
+    return;
+  }
   FILE* pipe = ::popen("bpftool btf dump file /sys/kernel/btf/vmlinux", "r");
   REQUIRE(pipe != nullptr);
   char line[1024];

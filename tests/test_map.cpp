@@ -272,21 +272,9 @@ TEST_CASE("a map name the kernel would cut short is EINVAL, not truncated") {
   CHECK(map::create(spec).error().value() == EINVAL);
 }
 
-namespace {
-
-bool kernel_before(int major, int minor) {
-  struct utsname name {};
-  REQUIRE(::uname(&name) == 0);
-  int a = 0, b = 0;
-  std::sscanf(name.release, "%d.%d", &a, &b);
-  return a < major || (a == major && b < minor);
-}
-
-}  // namespace
-
 TEST_CASE("map::create raises only the soft RLIMIT_MEMLOCK, and only where the kernel charges it") {
   REQUIRE_KERNEL();
-  const bool charged = kernel_before(5, 11);
+  const bool charged = !support::kernel_at_least(5, 11);
   CHECK(support::in_child([&] {
           struct rlimit limit {
             64 << 10, 4 << 20

@@ -10,29 +10,17 @@
 
 using namespace bpfbatch;
 
-namespace {
-
-// Commands on a descriptor you already hold need no capability, only the
-// descriptor's rights (bpf_map_do_batch): measured on 6.1, 6.12 and 6.18
-// (shared/vm-testing.md; kernel-facts.md dates it 6.5, but 6.1 guests read
-// through an inherited descriptor). Older kernels with unprivileged BPF
-// disabled refuse every command without CAP_BPF or CAP_SYS_ADMIN.
-bool kernel_at_least(int major, int minor) {
-  struct utsname u {};
-  if (::uname(&u) != 0) return false;
-  int ma = 0, mi = 0;
-  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
-}
-
-}  // namespace
-
 TEST_CASE("without capabilities: open by id and create are EPERM, an inherited descriptor still reads") {
   REQUIRE_KERNEL();
   map m = support::create(map_type::hash, 4, 8, 100);
   support::fill(m, 50);
   const auto before = support::reference_walk(m.fd());
-  const bool reads_with_descriptor = kernel_at_least(6, 1);
+  // Commands on a descriptor you already hold need no capability, only the
+  // descriptor's rights (bpf_map_do_batch): measured on 6.1, 6.12 and 6.18
+  // (shared/vm-testing.md; kernel-facts.md dates it 6.5, but 6.1 guests read
+  // through an inherited descriptor). Older kernels with unprivileged BPF
+  // disabled refuse every command without CAP_BPF or CAP_SYS_ADMIN.
+  const bool reads_with_descriptor = support::kernel_at_least(6, 1);
   CHECK(support::in_child([&] {
           std::string failures;
           if (!support::drop_all_capabilities()) return std::string("could not drop capabilities");
