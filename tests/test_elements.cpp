@@ -97,6 +97,13 @@ TEST_CASE("lookup_and_delete_element returns the value, every CPU's for a per-CP
     support::contents before = support::reference_walk(m.fd());
     const support::bytes key = support::key_bytes(4, 3);
     support::bytes value(m.info().value_bytes());
+    if (!support::kernel_at_least(5, 14)) {
+      // map_lookup_and_delete_elem() took only queues and stacks before
+      // 5.14: the call fails and the element stays.
+      CHECK_FALSE(m.lookup_and_delete_element(key, value));
+      CHECK(support::reference_walk(m.fd()) == before);
+      continue;
+    }
     REQUIRE(m.lookup_and_delete_element(key, value));
     const auto& expected = before.find(key)->second;
     REQUIRE(expected.size() == m.info().value_copies);
@@ -181,7 +188,12 @@ TEST_CASE("a frozen map refuses writes with EPERM, keeps its elements, and its s
   CHECK(m.update_element(bytes_of(key), bytes_of(value)).error().value() == EPERM);
   CHECK(m.delete_element(support::key_bytes(4, 0)).error().value() == EPERM);
   CHECK(support::reference_walk(m.fd()) == before);
-  CHECK(m.freeze().error().value() == EPERM);  // a frozen map is no longer writable
+  // Freezing twice fails. 6.18 says EPERM (map_freeze() wants write access,
+  // which a frozen map no longer has); 5.10 under qemu another errno.
+  const int again = m.freeze().error().value();
+  INFO("a second freeze: errno ", again);
+  CHECK(again != 0);
+  if (support::kernel_at_least(6, 18)) CHECK(again == EPERM);
 }
 
 TEST_CASE("status reports the memlock bytes the kernel prints in fdinfo") {

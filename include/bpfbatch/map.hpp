@@ -119,9 +119,10 @@ class BPFBATCH_API map {
 
   // BPF_MAP_FREEZE (5.2 on): from now on user space can no longer write the
   // map (EPERM), through any descriptor; BPF programs still can. EBUSY when
-  // the map is mapped writable (mmap). Freezing twice is EPERM: map_freeze()
-  // first wants a writable map, and map_get_sys_perms() drops write from a
-  // frozen one.
+  // the map is mapped writable (mmap). Freezing twice fails: EPERM on recent
+  // kernels (6.18: map_freeze() first wants a writable map, and
+  // map_get_sys_perms() drops write from a frozen one), another errno on
+  // 5.10.
   result<void> freeze() const noexcept;
 
   // BPF_OBJ_PIN: the map stays while the path exists in a BPF filesystem
