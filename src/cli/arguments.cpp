@@ -16,6 +16,7 @@ enum given_option : unsigned {
   given_entries = 1u << 4,
   given_json = 1u << 5,
   given_threads = 1u << 6,
+  given_no_btf = 1u << 7,
 };
 
 bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
@@ -42,6 +43,7 @@ std::string misplaced_option(std::string_view command, unsigned given) {
     if (given & given_sum) return "--sum applies to dump and drain";
     if (given & given_count) return "--count applies to dump and drain";
     if (given & given_threads) return "--threads applies to dump and drain";
+    if (given & given_no_btf) return "--no-btf applies to dump and drain";
   }
   if (command != "demo" && (given & given_entries)) return "--entries applies to demo";
   if (command == "demo" && (given & given_json)) return "--json applies to dump, drain, info and list";
@@ -137,6 +139,9 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (word == "--count") {
       a.count = true;
       given |= given_count;
+    } else if (word == "--no-btf") {
+      a.no_btf = true;
+      given |= given_no_btf;
     } else if (takes_value(word)) {
       if (!has_value) return fail(std::string(word) + " needs a value");
       if (auto why = take_value(word, words[++i], a, given); !why.empty()) return fail(why);

@@ -60,6 +60,10 @@ Options:
   -j, --json             a JSON array of {"key": [...], "value": [...]} as
                          bpftool -j map dump prints; per-CPU maps give
                          "values": [{"cpu": N, "value": [...]}, ...]
+      --no-btf           hex bytes only for a map with BTF (by default its
+                         entries are printed by their types as bpftool does:
+                         -j adds "formatted", plain output is bpftool's
+                         layout of named fields)
       --batch-size N     elements per kernel call (default: chosen from the
                          map's sizes)
       --method M         auto (batches, else a walk; a BPF_F_MMAPABLE array
