@@ -121,7 +121,9 @@ void print_entry_plain(output& out, const entry_format& f, const batch& b, std::
       out.put(single_line ? "  " : "\n");
     }
     if (is_map_in_map(info.type)) {
-      out.put("inner_map_id: ").number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)});
+      // bpftool after 7.1: "inner_map_id:%c" then "%u " (a space after the id).
+      out.put("inner_map_id:").put(break_names ? '\n' : ' ');
+      out.number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)}).put(' ');
     } else {
       out.put("value:").put(break_names ? '\n' : ' ').hex_bytes(b.value(i));
     }
