@@ -4,6 +4,9 @@
 // the kernel takes in a map value, ENUM64 and signed enums included, which
 // clang 14 does not emit) and from a real BPF object loaded by bpftool
 // (bpf_objects.hpp).
+#include <linux/capability.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -314,6 +317,25 @@ TEST_CASE("dump --no-btf of a map with BTF prints the hex form only") {
   REQUIRE(plain.status == 0);
   CHECK(plain.out.rfind("key:\n", 0) == 0);
   CHECK(plain.out.find("Found 3 elements\n") != std::string::npos);
+}
+
+TEST_CASE("without CAP_SYS_ADMIN a map's BTF cannot be read: dump stops before any entry and names --no-btf") {
+  auto pinned = filled_kinds_map(bpfbatch::map_type::hash, "btf_kinds_eperm", 3);
+  run_options without_sys_admin;
+  // CAP_BPF still opens the pin; BPF_BTF_GET_FD_BY_ID wants CAP_SYS_ADMIN.
+  without_sys_admin.before_exec = [] {
+    if (!support::drop_capabilities({CAP_SYS_ADMIN})) ::_exit(121);
+  };
+  const auto r = cli({"dump", "pinned", pinned.path, "-j"}, without_sys_admin);
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("cannot read the map's BTF: Operation not permitted") != std::string::npos);
+  CHECK(r.err.find("--no-btf") != std::string::npos);
+  const auto hex = cli({"dump", "pinned", pinned.path, "-j", "--no-btf"}, without_sys_admin);
+  CHECK(hex.status == 0);
+  const auto parsed = json::parse(hex.out);
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->items.size() == 3);
 }
 
 TEST_CASE("floats, which bpftool cannot print, are JSON numbers that read back to the same value") {
