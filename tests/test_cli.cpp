@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf_objects.hpp"
 #include "cli_support.hpp"
 #include "json.hpp"
 #include "support.hpp"
@@ -270,6 +271,78 @@ TEST_CASE("list shows every map, and its JSON matches bpftool's map show fields"
   CHECK(found);
   CHECK(cli({"list"}).out.find(std::to_string(m.info().id) + ": hash  name bpfbatch_test") !=
         std::string::npos);
+}
+
+namespace {
+
+// bpftool's plain map show line for BTF: "\tbtf_id N" (then "  frozen" for
+// a frozen map), or nothing when the map has no BTF.
+std::string plain_btf_id(const std::string& shown) {
+  constexpr std::string_view label = "\n\tbtf_id ";
+  const auto at = shown.find(label);
+  if (at == std::string::npos) return {};
+  const auto start = at + label.size();
+  return shown.substr(start, shown.find_first_not_of("0123456789", start) - start);
+}
+
+}  // namespace
+
+TEST_CASE("info shows a map's btf_id where bpftool's map show does, in JSON and plain") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  const std::string bpftool = bpftool_path();
+  std::size_t with_btf = 0;
+  for (const auto& [name, path] : object.map_paths()) {
+    INFO("map ", name);
+    const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
+    const auto ours = json::parse(cli({"info", "pinned", path, "-j"}).out);
+    REQUIRE(theirs.has_value());
+    REQUIRE(ours.has_value());
+    const auto* their_id = theirs->find("btf_id");
+    const auto* our_id = ours->find("btf_id");
+    REQUIRE((their_id == nullptr) == (our_id == nullptr));
+    if (their_id != nullptr) CHECK(our_id->text == their_id->text);
+    const std::string their_plain = plain_btf_id(run_program(bpftool, {"map", "show", "pinned", path}).out);
+    const auto our_plain = cli({"info", "pinned", path}).out;
+    CHECK(plain_btf_id(our_plain) == their_plain);
+    if (!their_plain.empty()) {
+      CHECK(our_plain.find("\n\tbtf_id " + their_plain + "\n") != std::string::npos);
+      ++with_btf;
+    }
+  }
+  CHECK(with_btf == object.map_paths().size() - 2);  // all but the two maps of maps
+}
+
+TEST_CASE("list shows each map's btf_id as bpftool's map show does") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  const std::string bpftool = bpftool_path();
+  const auto listed = json::parse(cli({"list", "-j"}).out);
+  REQUIRE(listed.has_value());
+  const auto plain = cli({"list"}).out;
+  for (const auto& [name, path] : object.map_paths()) {
+    INFO("map ", name);
+    const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
+    REQUIRE(theirs.has_value());
+    const json::value* ours = nullptr;
+    for (const auto& entry : listed->items)
+      if (entry.find("id")->text == theirs->find("id")->text) ours = &entry;
+    REQUIRE(ours != nullptr);
+    const auto* their_id = theirs->find("btf_id");
+    REQUIRE((their_id == nullptr) == (ours->find("btf_id") == nullptr));
+    if (their_id != nullptr) CHECK(ours->find("btf_id")->text == their_id->text);
+    // The map's plain entry: its "ID: " line and the tab-indented ones after.
+    const std::string lines = "\n" + plain;
+    auto start = lines.find("\n" + theirs->find("id")->text + ": ");
+    REQUIRE(start != std::string::npos);
+    auto end = lines.find('\n', start + 1);
+    while (end != std::string::npos && end + 1 < lines.size() && lines[end + 1] == '\t')
+      end = lines.find('\n', end + 1);
+    const std::string entry = lines.substr(start, end - start);
+    CHECK(plain_btf_id(entry) == plain_btf_id(run_program(bpftool, {"map", "show", "pinned", path}).out));
+  }
 }
 
 TEST_CASE("name selects the one map with that name, and refuses several") {

@@ -30,6 +30,8 @@ void print_map_json(output& out, const map_info& info) {
   out.put(",\"bytes_key\":").number(std::uint64_t{info.key_size});
   out.put(",\"bytes_value\":").number(std::uint64_t{info.value_size});
   out.put(",\"max_entries\":").number(std::uint64_t{info.max_entries});
+  // bpftool's show_map_close_json prints btf_id only when there is one.
+  if (info.btf_id != 0) out.put(",\"btf_id\":").number(std::uint64_t{info.btf_id});
   out.put(",\"per_cpu\":").put(info.per_cpu_values() ? "true" : "false");
   out.put(",\"value_copies\":").number(std::uint64_t{info.value_copies});
   out.put(",\"value_stride\":").number(info.per_cpu_stride());
@@ -49,7 +51,11 @@ void print_map_plain(output& out, const map_info& info) {
       .number(std::uint64_t{info.key_size})
       .put("B  value ")
       .number(std::uint64_t{info.value_size});
-  out.put("B  max_entries ").number(std::uint64_t{info.max_entries}).put('\n');
+  out.put("B  max_entries ").number(std::uint64_t{info.max_entries});
+  // bpftool's show_map_close_plain: "btf_id N" on a line of its own, only
+  // when there is one (memlock and frozen, which it also prints, we do not).
+  if (info.btf_id != 0) out.put("\n\tbtf_id ").number(std::uint64_t{info.btf_id});
+  out.put('\n');
 }
 
 struct batch_probe {
