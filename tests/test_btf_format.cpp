@@ -121,12 +121,12 @@ TEST_CASE("a char array is a string only with a NUL and printable chars before i
   simple t;
   const btf types = parsed(t.b);
   const auto f = formatter(types, t.name);
-  CHECK(json(f, bytes_of('a', 'b', 'c', 'd')) == "[97,98,99,100]");         // no NUL
-  CHECK(json(f, bytes_of('\0', 'b', 'c', 'd')) == R"("")");                 // empty string
-  CHECK(json(f, bytes_of('a', '\x7f', '\0', 'd')) == "[97,127,0,100]");     // DEL is not printable
-  CHECK(json(f, bytes_of('a', '\xe9', '\0', 'd')) == "[97,-23,0,100]");     // char is signed
-  CHECK(json(f, bytes_of('\\', '"', '\0', '\0')) == R"("\\\"")");           // escaped as later bpftool
-  CHECK(text(f, bytes_of('a', 'b', 'c', 'd')) == "[97,98,99,100\n]");       // jsonw_end_array's new line
+  CHECK(json(f, bytes_of('a', 'b', 'c', 'd')) == "[97,98,99,100]");      // no NUL
+  CHECK(json(f, bytes_of('\0', 'b', 'c', 'd')) == R"("")");              // empty string
+  CHECK(json(f, bytes_of('a', '\x7f', '\0', 'd')) == "[97,127,0,100]");  // DEL is not printable
+  CHECK(json(f, bytes_of('a', '\xe9', '\0', 'd')) == "[97,-23,0,100]");  // char is signed
+  CHECK(json(f, bytes_of('\\', '"', '\0', '\0')) == R"("\\\"")");        // escaped as later bpftool
+  CHECK(text(f, bytes_of('a', 'b', 'c', 'd')) == "[97,98,99,100\n]");    // jsonw_end_array's new line
 }
 
 TEST_CASE("an array of unsigned chars or of a char typedef is numbers even when it reads as text") {
@@ -136,7 +136,8 @@ TEST_CASE("an array of unsigned chars or of a char typedef is numbers even when 
   const auto chr = b.add_int("char", 1, btf_builder::int_signed);
   const auto alias = b.add_typedef("my_char", chr);
   const auto cchar = b.add_const(chr);
-  const auto a1 = b.add_array(uchar, u32, 3), a2 = b.add_array(alias, u32, 3), a3 = b.add_array(cchar, u32, 3);
+  const auto a1 = b.add_array(uchar, u32, 3), a2 = b.add_array(alias, u32, 3),
+             a3 = b.add_array(cchar, u32, 3);
   const btf types = parsed(b);
   const auto value = bytes_of('h', 'i', '\0');
   CHECK(json(formatter(types, a1), value) == "[104,105,0]");
@@ -173,14 +174,15 @@ TEST_CASE("bitfields are hex strings in JSON and bare hex in text, also across b
   const auto u32 = b.add_int("unsigned int", 4);
   const auto s32 = b.add_int("int", 4, btf_builder::int_signed);
   // struct { unsigned low:3; unsigned cross:10; int neg:7; unsigned rest:12; }
-  const auto s = b.add_struct("bits", 4, {{"low", u32, 0, 3}, {"cross", u32, 3, 10}, {"neg", s32, 13, 7},
-                                          {"rest", u32, 20, 12}});
+  const auto s = b.add_struct(
+      "bits", 4, {{"low", u32, 0, 3}, {"cross", u32, 3, 10}, {"neg", s32, 13, 7}, {"rest", u32, 20, 12}});
   const btf types = parsed(b);
   const auto f = formatter(types, s);
   const std::uint32_t word = 5u | (0x3ffu << 3) | (0x7fu << 13) | (0xabcu << 20);
   CHECK(json(f, bytes_of(word)) == R"({"low":"0x5","cross":"0x3ff","neg":"0x7f","rest":"0xabc"})");
-  CHECK(text(f, bytes_of(word)) == "{\n    \"low\": 0x5,\n    \"cross\": 0x3ff,\n    \"neg\": 0x7f,\n"
-                                   "    \"rest\": 0xabc\n}");
+  CHECK(text(f, bytes_of(word)) ==
+        "{\n    \"low\": 0x5,\n    \"cross\": 0x3ff,\n    \"neg\": 0x7f,\n"
+        "    \"rest\": 0xabc\n}");
 }
 
 TEST_CASE("a member of int type that is not byte-aligned prints as a bitfield without kind_flag") {
@@ -206,7 +208,8 @@ TEST_CASE("bool, BTF_INT_CHAR chars and pointers print as bpftool's btf_dumper_i
   CHECK(text(formatter(types, chr), bytes_of('\xfe')) == "0xfe");
   CHECK(text(formatter(types, chr), bytes_of('\x05')) == "0x5");
   CHECK(json(formatter(types, ptr), bytes_of(std::uint64_t{0xffff888012345678})) == "18446612682375452280");
-  CHECK(text(formatter(types, ptr), bytes_of(std::uint64_t{0xffff888012345678})) == R"("0xffff888012345678")");
+  CHECK(text(formatter(types, ptr), bytes_of(std::uint64_t{0xffff888012345678})) ==
+        R"("0xffff888012345678")");
   CHECK(text(formatter(types, ptr), bytes_of(std::uint64_t{0})) == R"x("(nil)")x");
 }
 
@@ -250,16 +253,18 @@ TEST_CASE("floats are JSON numbers that read back to the same bits; NaN and infi
   const auto f = formatter(types, s);
   CHECK(json(f, bytes_of(0.1f, 7u, 0.1)) == R"({"f":0.1,"after":7,"d":0.1})");
   CHECK(json(f, bytes_of(-0.0f, 0u, 1e-300)) == R"({"f":-0,"after":0,"d":1e-300})");
-  CHECK(json(f, bytes_of(std::numeric_limits<float>::infinity(), 0u, -std::numeric_limits<double>::infinity())) ==
-        R"({"f":"inf","after":0,"d":"-inf"})");
-  CHECK(json(f, bytes_of(std::numeric_limits<float>::quiet_NaN(), 0u, -std::numeric_limits<double>::quiet_NaN())) ==
+  CHECK(json(f, bytes_of(std::numeric_limits<float>::infinity(), 0u,
+                         -std::numeric_limits<double>::infinity())) == R"({"f":"inf","after":0,"d":"-inf"})");
+  CHECK(json(f, bytes_of(std::numeric_limits<float>::quiet_NaN(), 0u,
+                         -std::numeric_limits<double>::quiet_NaN())) ==
         R"({"f":"nan","after":0,"d":"-nan"})");
   const double tiny = std::numeric_limits<double>::denorm_min();
   const std::string printed = json(formatter(types, f64), bytes_of(tiny));
   CHECK(std::strtod(printed.c_str(), nullptr) == tiny);
-  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0x3c00})) == "1");       // 1.0
-  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0xc100})) == "-2.5");    // -2.5
-  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0x0001})) == "5.9604645e-08");  // smallest subnormal
+  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0x3c00})) == "1");     // 1.0
+  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0xc100})) == "-2.5");  // -2.5
+  CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0x0001})) ==
+        "5.9604645e-08");  // smallest subnormal
   CHECK(json(formatter(types, f16), bytes_of(std::uint16_t{0x7c00})) == R"("inf")");
 }
 
@@ -300,7 +305,8 @@ TEST_CASE("arrays of structs and empty arrays and structs in the text layout") {
   const auto s = b.add_struct("s", 8, {{"pairs", pairs, 0}, {"none", none, 64}, {"empty", empty, 64}});
   const btf types = parsed(b);
   const auto value = bytes_of(std::uint16_t{1}, std::uint16_t{2}, std::uint16_t{3}, std::uint16_t{4});
-  CHECK(json(formatter(types, s), value) == R"({"pairs":[{"x":1,"y":2},{"x":3,"y":4}],"none":[],"empty":{}})");
+  CHECK(json(formatter(types, s), value) ==
+        R"({"pairs":[{"x":1,"y":2},{"x":3,"y":4}],"none":[],"empty":{}})");
   CHECK(text(formatter(types, s), value) ==
         "{\n    \"pairs\": [{\n            \"x\": 1,\n            \"y\": 2\n        },{\n"
         "            \"x\": 3,\n            \"y\": 4\n        }\n    ],\n    \"none\": [],\n"
@@ -355,7 +361,8 @@ TEST_CASE("a member that lies outside its struct is refused, never read") {
 TEST_CASE("a type nested deeper than 32 levels is E2BIG") {
   btf_builder b;
   std::uint32_t t = b.add_int("unsigned int", 4);
-  for (int level = 0; level < 40; ++level) t = b.add_struct("nest" + std::to_string(level), 4, {{"in", t, 0}});
+  for (int level = 0; level < 40; ++level)
+    t = b.add_struct("nest" + std::to_string(level), 4, {{"in", t, 0}});
   const btf types = parsed(b);
   CHECK(btf_formatter::make(types, t).error() == std::errc::argument_list_too_long);
 }
