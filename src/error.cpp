@@ -58,6 +58,8 @@ std::string_view command_name(command c) noexcept {
       return "BPF_OBJ_GET_INFO_BY_FD";
     case command::btf_load:
       return "BPF_BTF_LOAD";
+    case command::btf_get_fd_by_id:
+      return "BPF_BTF_GET_FD_BY_ID";
     case command::map_lookup_and_delete_elem:
       return "BPF_MAP_LOOKUP_AND_DELETE_ELEM";
     case command::map_freeze:

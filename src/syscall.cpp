@@ -51,6 +51,7 @@ static_assert(static_cast<int>(command::map_get_next_id) == BPF_MAP_GET_NEXT_ID)
 static_assert(static_cast<int>(command::map_get_fd_by_id) == BPF_MAP_GET_FD_BY_ID);
 static_assert(static_cast<int>(command::obj_get_info_by_fd) == BPF_OBJ_GET_INFO_BY_FD);
 static_assert(static_cast<int>(command::btf_load) == BPF_BTF_LOAD);
+static_assert(static_cast<int>(command::btf_get_fd_by_id) == BPF_BTF_GET_FD_BY_ID);
 static_assert(static_cast<int>(command::map_lookup_and_delete_elem) == BPF_MAP_LOOKUP_AND_DELETE_ELEM);
 static_assert(static_cast<int>(command::map_freeze) == BPF_MAP_FREEZE);
 static_assert(static_cast<int>(command::map_lookup_batch) == BPF_MAP_LOOKUP_BATCH);
@@ -123,6 +124,15 @@ int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexce
   attr.map_id = id;
   attr.open_flags = open_flags;
   return call_for_fd(BPF_MAP_GET_FD_BY_ID, attr, BPFBATCH_ATTR_SIZE(open_flags), fd);
+}
+
+// BPF_BTF_GET_FD_BY_ID reads btf_id only up to 6.0 (open_flags and the
+// token came later and must stay zero here).
+int btf_get_fd_by_id(std::uint32_t id, int& fd) noexcept {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.btf_id = id;
+  return call_for_fd(BPF_BTF_GET_FD_BY_ID, attr, BPFBATCH_ATTR_SIZE(btf_id), fd);
 }
 
 int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept {

@@ -16,6 +16,8 @@ int obj_get(const char* path, std::uint32_t file_flags, int& fd) noexcept;
 // The first map id above start_id (ENOENT after the last).
 int map_get_next_id(std::uint32_t start_id, std::uint32_t& next_id) noexcept;
 int map_get_fd_by_id(std::uint32_t id, std::uint32_t open_flags, int& fd) noexcept;
+// The kernel's BTF object with this id (needs CAP_SYS_ADMIN: EPERM without).
+int btf_get_fd_by_id(std::uint32_t id, int& fd) noexcept;
 // info_len: in, the buffer's size; out, the bytes the kernel filled.
 int obj_get_info_by_fd(int fd, void* info, std::uint32_t& info_len) noexcept;
 

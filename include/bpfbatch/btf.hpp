@@ -137,10 +137,15 @@ struct btf_field {
 class BPFBATCH_API btf {
  public:
   // Parses a raw blob, as BPF_BTF_LOAD takes it and BPF_OBJ_GET_INFO_BY_FD
-  // gives it back, into a copy of its own. A malformed blob is EINVAL (ELOOP
-  // for a chain of typedefs or qualifiers that never ends); reason, when
-  // given, receives a static text saying what is wrong ("string offset past
-  // the string section"). Never reads outside blob.
+  // gives it back, into a copy of its own. A malformed blob is EINVAL:
+  // header, section bounds, record and trailing-data bounds, string offsets,
+  // referenced type ids, unknown kinds; reason, when given, receives a static
+  // text saying what is wrong ("string offset past the string section").
+  // Never reads outside blob. Cycles (a typedef of itself, a struct holding
+  // an array of itself), which the kernel refuses to load, still parse:
+  // resolve, size_of and field answer ELOOP for the types caught in one,
+  // and the rest of the blob stays readable. Split BTF (a module's, whose
+  // ids continue vmlinux's) is not supported: its references are EINVAL.
   static result<btf> parse(std::span<const std::byte> blob, std::string_view* reason = nullptr);
 
   // The kernel's BTF object with this id: BPF_BTF_GET_FD_BY_ID, then
@@ -162,18 +167,22 @@ class BPFBATCH_API btf {
   // id with typedefs, qualifiers (const, volatile, restrict) and type tags
   // stripped. EINVAL for an id out of range, ELOOP for a cycle.
   result<std::uint32_t> resolve(std::uint32_t id) const noexcept;
-  // The bytes a value of type id takes (arrays: element size times count).
-  // EINVAL for types without a size (void, FUNC, FWD), ELOOP for cycles,
-  // EOVERFLOW past 64 bits.
+  // The bytes a value of type id takes (arrays: element size times count;
+  // a pointer: 8; a VAR: its type's). EINVAL for types without a size (void,
+  // FUNC, FUNC_PROTO, FWD, DECL_TAG) and ids out of range, ELOOP for a type
+  // that would contain itself, EOVERFLOW past 64 bits.
   result<std::uint64_t> size_of(std::uint32_t id) const noexcept;
   // A C-like name for messages and `info`: "struct flow_key", "__u32",
-  // "char[16]", "unsigned int *".
+  // "char[16]", "unsigned int *", "char (*)[16]", "int *const", "struct
+  // {...}" for an anonymous one. Bounded: a pointer cycle ends in "...".
   std::string name_of(std::uint32_t id) const;
 
   // The field at a dotted path inside a value of type id: "packets",
   // "stats.packets", "hist[3]", "addr.v6[2]"; anonymous struct and union
   // members are looked through, as C does. ENOENT when no member has that
-  // name, EINVAL for a malformed path, ERANGE for an index past the array.
+  // name, EINVAL for a malformed path (or an index into what is no array),
+  // ERANGE for an index past the array, ELOOP for a type that would contain
+  // itself. An empty path is the whole value.
   result<btf_field> field(std::uint32_t id, std::string_view path) const;
 
   // The blob as parsed.

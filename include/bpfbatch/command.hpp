@@ -21,6 +21,7 @@ enum class command : std::uint32_t {
   map_get_fd_by_id = 14,
   obj_get_info_by_fd = 15,
   btf_load = 18,
+  btf_get_fd_by_id = 19,
   map_lookup_and_delete_elem = 21,
   map_freeze = 22,
   map_lookup_batch = 24,
