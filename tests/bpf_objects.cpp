@@ -281,24 +281,6 @@ void fill_global_data(const loaded_object& object) {
 
 }  // namespace
 
-flow_record flow_value(std::uint32_t i) {
-  flow_record v{};
-  v.packets = i * 3ull + 1;
-  v.bytes = (i * 3ull + 1) * 1500;
-  v.first_seen = 1'700'000'000'000'000'000ull + i;
-  v.last_seen = v.first_seen + 1'000'000ull * (i % 1000);
-  static constexpr const char* comms[] = {"curl", "systemd-resolved", "sshd", "nginx: worker"};
-  set_chars(v.comm, comms[i % 4]);
-  v.pid = 1000 + i;
-  v.sport = static_cast<std::uint16_t>(32768 + i % 28000);
-  v.dport = i % 2 ? 443 : 53;
-  v.proto = i % 2 ? 6 : 17;
-  v.tcp_flags = static_cast<std::uint8_t>(i & 0x3f);
-  v.vlan = static_cast<std::uint16_t>(i % 4095);
-  v.ifindex = 1 + i % 4;
-  return v;
-}
-
 void fill_btf_maps(const loaded_object& object, std::uint32_t flows) {
   REQUIRE(object.loaded());
   fill_all_types(object);

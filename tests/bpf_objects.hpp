@@ -13,6 +13,7 @@
 
 #include <bpfbatch/bpfbatch.hpp>
 
+#include "bpf/flow_record.hpp"
 #include "support.hpp"
 
 namespace bpf_objects {
@@ -134,20 +135,6 @@ struct with_float {
 };
 static_assert(sizeof(with_float) == 24 && offsetof(with_float, d) == 8 && offsetof(with_float, after) == 16);
 
-struct flow_record {
-  alignas(8) std::uint64_t packets;
-  alignas(8) std::uint64_t bytes;
-  alignas(8) std::uint64_t first_seen;
-  alignas(8) std::uint64_t last_seen;
-  char comm[16];
-  std::uint32_t pid;
-  std::uint16_t sport, dport;
-  std::uint8_t proto, tcp_flags;
-  std::uint16_t vlan;
-  std::uint32_t ifindex;
-};
-static_assert(sizeof(flow_record) == 64);
-
 // The global-data maps' one value (libbpf lays the variables out in the
 // order of the section, each at its alignment).
 struct bss_section {
@@ -169,8 +156,5 @@ struct data_section {
 // gets that many entries (keys 0..flows-1). .rodata is frozen by libbpf and
 // keeps its initial values.
 void fill_btf_maps(const loaded_object& object, std::uint32_t flows = 16);
-
-// Key i of `flows` and its value, as fill_btf_maps writes them.
-flow_record flow_value(std::uint32_t i);
 
 }  // namespace bpf_objects

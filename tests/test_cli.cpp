@@ -293,7 +293,10 @@ TEST_CASE("info shows a map's btf_id where bpftool's map show does, in JSON and 
   if (!object.loaded()) return;
   const std::string bpftool = bpftool_path();
   std::size_t with_btf = 0;
-  for (const auto& [name, path] : object.map_paths()) {
+  for (const auto& pinned : object.map_paths()) {
+    // Named copies: clang 14 does not let INFO's lambda capture a binding.
+    const std::string& name = pinned.first;
+    const std::string& path = pinned.second;
     INFO("map ", name);
     const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
     const auto ours = json::parse(cli({"info", "pinned", path, "-j"}).out);
@@ -314,6 +317,79 @@ TEST_CASE("info shows a map's btf_id where bpftool's map show does, in JSON and 
   CHECK(with_btf == object.map_paths().size() - 2);  // all but the two maps of maps
 }
 
+TEST_CASE("info names the key and value types from the map's BTF, as btf_maps.bpf.c declares them") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  const std::string bpftool = bpftool_path();
+  struct expected {
+    const char* map;
+    const char* key;  // nullptr: the map names no key type (libbpf's global data)
+    const char* value;
+  };
+  const expected maps[] = {{"hash_all", "struct flow_key", "struct all_types"},
+                           {"array_all", "__u32", "struct all_types"},
+                           {"percpu_hash", "__u32", "struct stats"},
+                           {"lpm", "struct lpm_key", "enum verdict"},
+                           {"flows", "__u32", "struct flow_record"},
+                           {"btf_maps_bss", nullptr, ".bss"},
+                           {"btf_maps_rodata", nullptr, ".rodata"}};
+  for (const auto& e : maps) {
+    INFO("map ", std::string(e.map));
+    const auto m = object.open(e.map);
+    const auto ours = json::parse(cli({"info", "pinned", object.map_path(e.map), "-j"}).out);
+    REQUIRE(ours.has_value());
+    CHECK(ours->find("btf_key_type_id")->number == m.info().btf_key_type_id);
+    CHECK(ours->find("btf_value_type_id")->number == m.info().btf_value_type_id);
+    if (e.key == nullptr)
+      CHECK(ours->find("key_type")->type == json::value::kind::null);
+    else
+      CHECK(ours->find("key_type")->text == e.key);
+    CHECK(ours->find("value_type")->text == e.value);
+    // bpftool's own reading of the kernel's BTF: the ids name those types.
+    const auto dumped =
+        json::parse(run_program(bpftool, {"-j", "btf", "dump", "id", std::to_string(m.info().btf_id)}).out);
+    REQUIRE(dumped.has_value());
+    const auto& types = dumped->find("types")->items;
+    REQUIRE(types.size() >= m.info().btf_value_type_id);
+    const auto& value_record = types[m.info().btf_value_type_id - 1];
+    CHECK(std::string(e.value).ends_with(value_record.find("name")->text));
+    const auto plain = cli({"info", "pinned", object.map_path(e.map)}).out;
+    CHECK(plain.find(std::string("\n\tkey type ") + (e.key ? e.key : "none") + "  value type " + e.value +
+                     "\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("info of a map without BTF prints no BTF fields") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::hash, 4, 8, 4), "cli_no_btf_info");
+  const auto ours = json::parse(cli({"info", "pinned", p.path, "-j"}).out);
+  REQUIRE(ours.has_value());
+  for (const char* field : {"btf_id", "btf_key_type_id", "btf_value_type_id", "key_type", "value_type"})
+    CHECK(ours->find(field) == nullptr);
+  const auto plain = cli({"info", "pinned", p.path}).out;
+  CHECK(plain.find("btf_id") == std::string::npos);
+  CHECK(plain.find("key type") == std::string::npos);
+}
+
+TEST_CASE("info without CAP_SYS_ADMIN shows the BTF ids but says the types are unknown") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  const std::string path = object.map_path("hash_all");
+  const auto r = cli({"info", "pinned", path, "-j"}, {.without_capabilities = true});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto ours = json::parse(r.out);
+  REQUIRE(ours.has_value());
+  CHECK(ours->find("btf_id")->number == object.open("hash_all").info().btf_id);
+  CHECK(ours->find("key_type")->type == json::value::kind::null);
+  CHECK(ours->find("value_type")->type == json::value::kind::null);
+  const auto plain = cli({"info", "pinned", path}, {.without_capabilities = true});
+  CHECK(plain.out.find("\tkey and value types: unknown (reading BTF needs CAP_SYS_ADMIN)\n") !=
+        std::string::npos);
+}
+
 TEST_CASE("list shows each map's btf_id as bpftool's map show does") {
   REQUIRE_KERNEL();
   const bpf_objects::btf_maps object;
@@ -322,7 +398,10 @@ TEST_CASE("list shows each map's btf_id as bpftool's map show does") {
   const auto listed = json::parse(cli({"list", "-j"}).out);
   REQUIRE(listed.has_value());
   const auto plain = cli({"list"}).out;
-  for (const auto& [name, path] : object.map_paths()) {
+  for (const auto& pinned : object.map_paths()) {
+    // Named copies: clang 14 does not let INFO's lambda capture a binding.
+    const std::string& name = pinned.first;
+    const std::string& path = pinned.second;
     INFO("map ", name);
     const auto theirs = json::parse(run_program(bpftool, {"-j", "map", "show", "pinned", path}).out);
     REQUIRE(theirs.has_value());
@@ -428,6 +507,9 @@ TEST_CASE("usage errors exit with status 2 and a hint") {
                                                                 {"dump", "id", "1", "--sum", "--count"},
                                                                 {"info", "id", "1", "--sum"},
                                                                 {"info", "id", "1", "--entries", "5"},
+                                                                {"info", "id", "1", "--no-btf"},
+                                                                {"list", "--no-btf"},
+                                                                {"demo", "--no-btf"},
                                                                 {"list", "id", "1"},
                                                                 {"demo", "--json"},
                                                                 {"help", "pinned", "/x"},
@@ -438,6 +520,58 @@ TEST_CASE("usage errors exit with status 2 and a hint") {
     CHECK(r.err.find("Try 'bpfbatch --help'.") != std::string::npos);
     CHECK(r.out.empty());
   }
+}
+
+TEST_CASE("--no-btf is a dump and drain option: elsewhere a usage error that names it") {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"info", "id", "1", "--no-btf"}, {"list", "--no-btf", "-j"}, {"demo", "--no-btf"}}) {
+    auto r = cli(args);
+    INFO("args: ", args[0]);
+    CHECK(r.status == 2);
+    CHECK(r.err == "bpfbatch: --no-btf applies to dump and drain\nTry 'bpfbatch --help'.\n");
+  }
+  CHECK(cli({"dump", "--help"}).out.find("--no-btf           print the hex form only") != std::string::npos);
+}
+
+TEST_CASE(
+    "dump --no-btf of maps with BTF prints the hex form only: every entry's bytes, no formatted fields") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  bpf_objects::fill_btf_maps(object);
+  for (const char* name : {"hash_all", "percpu_hash", "lpm", "floats", "btf_maps_data"}) {
+    INFO("map ", std::string(name));
+    const auto m = object.open(name);
+    const auto truth = support::reference_walk(m.fd());
+    REQUIRE(!truth.empty());
+    const auto json_dump = cli({"dump", "pinned", object.map_path(name), "-j", "--no-btf"});
+    REQUIRE(json_dump.status == 0);
+    CHECK(entries_of(json_dump.out) == truth);
+    CHECK(json_dump.out.find("\"formatted\"") == std::string::npos);
+    // Entries on one line, as complete_plain_entries reads them: bpftool's
+    // print_entry_plain breaks longer ones, and per-CPU values, over lines.
+    const auto& info = m.info();
+    if (info.per_cpu_values() || info.key_size > 16 || info.value_size > 16 ||
+        info.key_size + info.value_size > 24)
+      continue;
+    const auto plain = cli({"dump", "pinned", object.map_path(name), "--no-btf"});
+    REQUIRE(plain.status == 0);
+    CHECK(complete_plain_entries(plain.out) == truth);
+  }
+}
+
+TEST_CASE("drain --no-btf takes the option and prints every entry's bytes") {
+  REQUIRE_KERNEL();
+  const bpf_objects::btf_maps object;
+  if (!object.loaded()) return;
+  bpf_objects::fill_btf_maps(object, 100);
+  const auto m = object.open("flows");
+  const auto truth = support::reference_walk(m.fd());
+  REQUIRE(truth.size() == 100);
+  const auto r = cli({"drain", "pinned", object.map_path("flows"), "-j", "--no-btf"});
+  REQUIRE(r.status == 0);
+  CHECK(entries_of(r.out) == truth);
+  CHECK(support::reference_walk(m.fd()).empty());
 }
 
 TEST_CASE("a usage error is one line even when an argument holds a newline") {

@@ -23,7 +23,7 @@ struct arguments {
   bool quiet = false;
   bool sum = false;
   bool count = false;
-  bool no_btf = false;   // --no-btf: the hex form only, even for a map with BTF
+  bool no_btf = false;   // --no-btf: keys and values as hex bytes only, even where the map has BTF
   bool help = false;     // help for the command (or the tool): nothing else is checked
   bool version = false;  // print the version: nothing else is checked
   std::uint32_t batch_size = 0;

@@ -10,6 +10,7 @@
 
 #include <bpfbatch/batch_options.hpp>
 #include <bpfbatch/batch_support.hpp>
+#include <bpfbatch/btf.hpp>
 #include <bpfbatch/drain.hpp>
 #include <bpfbatch/error.hpp>
 
@@ -103,6 +104,53 @@ drain_names names_of(drain_method method) {
   return {"unknown", "unknown"};
 }
 
+// The key and value types named from the map's BTF. Reading a BTF object
+// by its id needs CAP_SYS_ADMIN (BPF_BTF_GET_FD_BY_ID): without it, or
+// with BTF the reader refuses, `error` says why and the names are unknown.
+struct type_names {
+  std::optional<std::string> key, value;  // nullopt: the map names no type, or unknown
+  std::error_code error;
+};
+
+type_names type_names_of(const map& m) {
+  type_names out;
+  const auto types = map_btf::of(m);
+  if (!types) {
+    out.error = types.error();
+    return out;
+  }
+  if (types->key_type() != 0) out.key = types->types().name_of(types->key_type());
+  if (types->value_type() != 0) out.value = types->types().name_of(types->value_type());
+  return out;
+}
+
+// Ours, beside bpftool's btf_id: the type ids (bpf_map_info's names) and
+// the types' names, null where there is none or it could not be read.
+void print_types_json(output& out, const map_info& info, const type_names& names) {
+  out.put(",\"btf_key_type_id\":").number(std::uint64_t{info.btf_key_type_id});
+  out.put(",\"btf_value_type_id\":").number(std::uint64_t{info.btf_value_type_id});
+  const std::pair<std::string_view, const std::optional<std::string>*> fields[] = {
+      {",\"key_type\":", &names.key}, {",\"value_type\":", &names.value}};
+  for (const auto& [label, name] : fields) {
+    out.put(label);
+    if (*name)
+      out.json_string(**name);
+    else
+      out.put("null");
+  }
+}
+
+void print_types_plain(output& out, const type_names& names) {
+  if (names.error) {
+    out.put("\tkey and value types: unknown (");
+    out.put(names.error == make_error(EPERM) ? "reading BTF needs CAP_SYS_ADMIN" : names.error.message());
+    out.put(")\n");
+    return;
+  }
+  out.put("\tkey type ").put(names.key ? *names.key : "none");
+  out.put("  value type ").put(names.value ? *names.value : "none").put('\n');
+}
+
 }  // namespace
 
 int run_info(const arguments& o) {
@@ -116,10 +164,12 @@ int run_info(const arguments& o) {
   for (batch_probe& p : probes)
     p.supported = probe(p.c == command::map_lookup_batch || !writable ? m : *writable, p.c);
   const auto drain = drain_method_of(writable ? *writable : m);
+  const type_names names = info.btf_id != 0 ? type_names_of(m) : type_names{};
 
   output out(1);
   if (o.json) {
     print_map_json(out, info);
+    if (info.btf_id != 0) print_types_json(out, info, names);
     out.put(",\"batch\":{");
     for (std::size_t i = 0; i < std::size(probes); ++i) {
       out.put(i ? ",\"" : "\"").put(probes[i].name).put("\":");
@@ -138,6 +188,7 @@ int run_info(const arguments& o) {
     return finish(out, subject_of(o));
   }
   print_map_plain(out, info);
+  if (info.btf_id != 0) print_types_plain(out, names);
   out.put("\tvalues: ").number(std::uint64_t{info.value_copies});
   out.put(info.per_cpu_values() ? " per element (one per possible CPU), each in " : " per element, ");
   out.number(info.per_cpu_stride())

@@ -73,6 +73,8 @@ Options:
                          multiple of 8)
       --count            print only the number of entries (drain: delete
                          them without printing them)
+      --no-btf           print the hex form only: no fields named from the
+                         map's BTF
       --threads N        read N parts of the map at once (1 to 64), each on
                          its own thread (hash maps and arrays; other maps are
                          read whole); auto: the CPUs this process may use, at
@@ -86,7 +88,9 @@ signal once every deleted entry is printed or back in the map.
 
 constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j]
 Show what MAP (id N | pinned PATH | name NAME) is: type, id, name, key and
-value sizes, max entries, flags, how values are laid out in a batch, and
+value sizes, max entries, flags, its BTF (btf_id, and the key and value
+types by name: "struct flow_key"; reading BTF needs CAP_SYS_ADMIN, without
+it the types are unknown), how values are laid out in a batch, and
 which batch commands the kernel supports for it (probed with count = 0,
 which touches no element), and how a drain removes its entries: atomically
 (batch commands, pops) or a lookup then a delete, where a value written in
@@ -96,7 +100,8 @@ may have one ("unknown" otherwise).
 )";
 
 constexpr std::string_view list_help = R"(Usage: bpfbatch list [-j]
-List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes.
+List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes,
+and btf_id for maps with BTF.
 Nothing is printed unless every map could be read.
 The JSON uses bpftool's map show field names.
 )";

@@ -6,11 +6,16 @@
 //
 //   bpfbatch-bench [--type T[,T...]] [--entries N[,N...]] [--reps R]
 //                  [--batch-sizes B[,B...]] [--key-size K] [--value-size V]
-//                  [--no-walk] [--no-drain] [--quick] [--json]
+//                  [--no-walk] [--no-drain] [--no-sparse] [--no-tools] [--quick] [--json]
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +33,8 @@
 #include <vector>
 
 #include <bpfbatch/bpfbatch.hpp>
+
+#include "../bpf/flow_record.hpp"
 
 #if defined(BPFBATCH_BENCH_LIBBPF)
 #include <bpf/bpf.h>
@@ -280,6 +287,8 @@ struct config {
   std::uint32_t key_size = 4, value_size = 8;
   int reps = 7;
   bool walk = true, drain = true, json = false, sparse = true, quick = false;
+  bool tools = true;  // the tool against bpftool on a map with BTF
+  std::uint32_t tool_entries = 100'000;
 };
 
 std::vector<std::uint32_t> parse_list(const char* text) {
@@ -592,6 +601,171 @@ void run_sparse(const config& c) {
       entries, max_entries, static_cast<unsigned long long>(elements), median(call_ms), c.reps);
 }
 
+// ---- The tool against bpftool: `dump -j` of a map with BTF ----
+//
+// tests/bpf/btf_maps.bpf.c's `flows` (u32 keys, a 64-byte struct value with
+// a char array), loaded by bpftool as users' maps are, filled, and dumped by
+// both programs to /dev/null, interleaved. Whatever the tool prints by
+// default (the BTF-formatted entries once it formats them) is measured,
+// against --no-btf (the hex form) and bpftool -j map dump.
+
+struct child_sample {
+  double seconds = 0;
+  double max_rss_mib = 0;
+  int status = -1;
+};
+
+// Runs a program with stdout and stderr on /dev/null: its wall time, its
+// peak resident memory (wait4's ru_maxrss) and exit status.
+child_sample run_child(const std::vector<std::string>& args) {
+  child_sample out;
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0) return out;
+  const auto start = clock_type::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(null_fd, 1);
+    ::dup2(null_fd, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid > 0 && ::wait4(pid, &status, 0, &usage) == pid) {
+    out.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    out.max_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  ::close(null_fd);
+  return out;
+}
+
+std::string installed_bpftool() {
+  for (const char* p : {"/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool"})
+    if (::access(p, X_OK) == 0) return p;
+  return {};
+}
+
+// A directory for the object's pins on a BPF filesystem (mounted privately
+// when /sys/fs/bpf is none), and its removal with the pins.
+struct pin_place {
+  std::string mount_point, dir;
+  bool mounted = false;
+  bool make() {
+    constexpr long bpf_fs_magic = 0xcafe4a11;
+    struct statfs fs {};
+    mount_point = "/sys/fs/bpf";
+    if (::statfs(mount_point.c_str(), &fs) != 0 || fs.f_type != bpf_fs_magic) {
+      char tmpl[] = "/tmp/bpfbatch-bench-bpffs-XXXXXX";
+      if (::mkdtemp(tmpl) == nullptr) return false;
+      mount_point = tmpl;
+      if (::mount("bpf", tmpl, "bpf", 0, nullptr) != 0) return ::rmdir(tmpl), false;
+      mounted = true;
+    }
+    dir = mount_point + "/bpfbatch-bench-" + std::to_string(::getpid());
+    return ::mkdir(dir.c_str(), 0700) == 0;
+  }
+  ~pin_place() {
+    for (const char* sub : {"/maps", "/progs"}) {
+      const std::string d = dir + sub;
+      for (const char* name :
+           {"hash_all", "array_all", "percpu_hash", "percpu_array", "lpm", "floats", "flows", "hash_of_maps",
+            "array_of_maps", "btf_maps_bss", "btf_maps_data", "btf_maps_rodata", "touch_maps"})
+        ::unlink((d + "/" + name).c_str());
+      ::rmdir(d.c_str());
+    }
+    if (!dir.empty()) ::rmdir(dir.c_str());
+    if (mounted) {
+      ::umount2(mount_point.c_str(), MNT_DETACH);
+      ::rmdir(mount_point.c_str());
+    }
+  }
+};
+
+bool fill_flows(const std::string& path, std::uint32_t entries) {
+  auto m = map::open_pinned(path.c_str());
+  if (!m) return false;
+  std::vector<std::uint32_t> keys(entries);
+  std::vector<bpf_objects::flow_record> values(entries);
+  for (std::uint32_t i = 0; i < entries; ++i) {
+    keys[i] = i;
+    values[i] = bpf_objects::flow_value(i);
+  }
+  return static_cast<bool>(update_batch(*m, keys, values));
+}
+
+void print_tool_rows(const config& c, std::uint32_t entries,
+                     const std::vector<std::pair<std::string, std::vector<child_sample>>>& runs,
+                     bool& first_json) {
+  auto med = [](const std::vector<child_sample>& v, double child_sample::*field) {
+    std::vector<double> x;
+    for (const auto& s : v) x.push_back(s.*field);
+    return median(x);
+  };
+  const double bpftool_ms = med(runs.front().second, &child_sample::seconds) * 1e3;
+  if (!c.json)
+    std::printf(
+        "\nthe tool against bpftool: dump -j of a hash with BTF (struct flow_record, 64 B), %u entries, "
+        "to /dev/null; medians of %d interleaved repetitions\n  %-34s %10s %16s %14s\n",
+        entries, c.reps, "program", "ms", "bpftool / this", "max RSS MiB");
+  for (const auto& [name, samples] : runs) {
+    const double ms = med(samples, &child_sample::seconds) * 1e3;
+    const double rss = med(samples, &child_sample::max_rss_mib);
+    if (c.json) {
+      std::printf(
+          "%s{\"map\":\"flows (BTF)\",\"entries\":%u,\"reps\":%d,\"method\":\"%s\",\"median_ms\":%.3f,"
+          "\"bpftool_ratio\":%.3f,\"max_rss_mib\":%.2f}",
+          first_json ? "" : ",\n", entries, c.reps, name.c_str(), ms, bpftool_ms / ms, rss);
+      first_json = false;
+    } else {
+      std::printf("  %-34s %10.2f %16.2f %14.2f\n", name.c_str(), ms, bpftool_ms / ms, rss);
+    }
+  }
+}
+
+void run_tools(const config& c, bool& first_json) {
+#if defined(BPFBATCH_BENCH_TOOL) && defined(BPFBATCH_BENCH_BTF_OBJECT)
+  const std::string tool = BPFBATCH_BENCH_TOOL, object = BPFBATCH_BENCH_BTF_OBJECT;
+#else
+  const std::string tool, object;
+#endif
+  const std::string bpftool = installed_bpftool();
+  if (tool.empty() || object.empty() || bpftool.empty() || ::access(object.c_str(), R_OK) != 0) {
+    if (!c.json) std::printf("\nno tool row: it needs the tool, bpftool and clang's BPF object\n");
+    return;
+  }
+  pin_place place;
+  if (!place.make() ||
+      run_child({bpftool, "prog", "loadall", object, place.dir + "/progs", "pinmaps", place.dir + "/maps"})
+              .status != 0 ||
+      !fill_flows(place.dir + "/maps/flows", c.tool_entries)) {
+    std::fprintf(stderr, "bpfbatch-bench: could not load and fill %s with bpftool\n", object.c_str());
+    return;
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> programs = {
+      {"bpftool -j map dump", {bpftool, "-j", "map", "dump", "pinned", place.dir + "/maps/flows"}},
+      {"bpfbatch dump -j", {tool, "dump", "pinned", place.dir + "/maps/flows", "-j", "-q"}},
+      {"bpfbatch dump -j --no-btf",
+       {tool, "dump", "pinned", place.dir + "/maps/flows", "-j", "-q", "--no-btf"}},
+  };
+  std::vector<std::pair<std::string, std::vector<child_sample>>> runs;
+  for (const auto& p : programs) runs.push_back({p.first, {}});
+  for (int rep = 0; rep < c.reps; ++rep)
+    for (std::size_t k = 0; k < programs.size(); ++k) {
+      const std::size_t i = (k + static_cast<std::size_t>(rep)) % programs.size();  // rotated
+      const auto s = run_child(programs[i].second);
+      if (s.status != 0) {
+        std::fprintf(stderr, "bpfbatch-bench: %s failed (status %d)\n", programs[i].first.c_str(), s.status);
+        return;
+      }
+      runs[i].second.push_back(s);
+    }
+  print_tool_rows(c, c.tool_entries, runs, first_json);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -632,6 +806,8 @@ int main(int argc, char** argv) {
       c.drain = false;
     } else if (a == "--no-sparse") {
       c.sparse = false;
+    } else if (a == "--no-tools") {
+      c.tools = false;
     } else if (a == "--json") {
       c.json = true;
     } else if (a == "--quick") {
@@ -640,12 +816,13 @@ int main(int argc, char** argv) {
       c.entries = {1000, 20'000};
       c.reps = 3;
       c.sparse = false;
+      c.tool_entries = 10'000;
     } else {
       std::fprintf(
           stderr,
           "usage: bpfbatch-bench [--type T,...] [--entries N,...] [--reps R] [--batch-sizes B,...]\n"
           "                      [--threads N,...] [--key-size K] [--value-size V] [--no-walk] [--no-drain]\n"
-          "                      [--no-sparse] [--quick] [--json]\n");
+          "                      [--no-sparse] [--no-tools] [--quick] [--json]\n");
       return 2;
     }
   }
@@ -678,6 +855,7 @@ int main(int argc, char** argv) {
   for (std::uint32_t entries : c.entries)
     for (const map_kind& kind : c.types) run_map(c, kind, entries, first_json);
   if (c.sparse) run_sparse(c);
+  if (c.tools) run_tools(c, first_json);
   if (c.json) std::printf("]\n");
   return 0;
 }

@@ -45,6 +45,7 @@ std::vector<std::string> canonical_words(const arguments& a) {
   if (a.quiet) w.emplace_back("--quiet");
   if (a.sum) w.emplace_back("--sum");
   if (a.count) w.emplace_back("--count");
+  if (a.no_btf) w.emplace_back("--no-btf");
   if (a.batch_size != 0) {
     w.emplace_back("--batch-size");
     w.emplace_back(std::to_string(a.batch_size));
@@ -86,7 +87,8 @@ void check_accepted(const arguments& a) {
       violated();
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
-  if (!dump && (a.batch_size != 0 || a.method != iteration::automatic || a.sum || a.count || a.threads != 1))
+  if (!dump && (a.batch_size != 0 || a.method != iteration::automatic || a.sum || a.count || a.no_btf ||
+                a.threads != 1))
     violated();
   if (a.threads > bpfbatch::cli::max_threads) violated();  // 0 is auto
   if (a.sum && a.count) violated();
