@@ -73,8 +73,6 @@ Options:
                          multiple of 8)
       --count            print only the number of entries (drain: delete
                          them without printing them)
-      --no-btf           print the hex form only: no fields named from the
-                         map's BTF
       --threads N        read N parts of the map at once (1 to 64), each on
                          its own thread (hash maps and arrays; other maps are
                          read whole); auto: the CPUs this process may use, at
