@@ -60,10 +60,6 @@ Options:
   -j, --json             a JSON array of {"key": [...], "value": [...]} as
                          bpftool -j map dump prints; per-CPU maps give
                          "values": [{"cpu": N, "value": [...]}, ...]
-      --no-btf           hex bytes only for a map with BTF (by default its
-                         entries are printed by their types as bpftool does:
-                         -j adds "formatted", plain output is bpftool's
-                         layout of named fields)
       --batch-size N     elements per kernel call (default: chosen from the
                          map's sizes)
       --method M         auto (batches, else a walk; a BPF_F_MMAPABLE array
@@ -73,6 +69,8 @@ Options:
                          multiple of 8)
       --count            print only the number of entries (drain: delete
                          them without printing them)
+      --no-btf           print the hex form only: no fields named from the
+                         map's BTF
       --threads N        read N parts of the map at once (1 to 64), each on
                          its own thread (hash maps and arrays; other maps are
                          read whole); auto: the CPUs this process may use, at
