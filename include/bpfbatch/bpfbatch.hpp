@@ -9,6 +9,7 @@
 #include <bpfbatch/batch_options.hpp>
 #include <bpfbatch/batch_support.hpp>
 #include <bpfbatch/btf.hpp>
+#include <bpfbatch/btf_format.hpp>
 #include <bpfbatch/command.hpp>
 #include <bpfbatch/drain.hpp>
 #include <bpfbatch/error.hpp>

@@ -1,5 +1,6 @@
 #include "entries.hpp"
 
+#include <charconv>
 #include <cstdint>
 
 namespace bpfbatch::cli {
@@ -17,6 +18,66 @@ wide_sum sum_of_word(const batch& b, std::size_t i, std::size_t word, std::size_
     total += part;
   }
   return total;
+}
+
+// do_dump_btf (bpftool map.c) in compact JSON: {"key":..,"value":..} or,
+// per CPU, {"key":..,"values":[{"cpu":N,"value":..},..]}.
+void put_formatted_json(output& out, const entry_format& f, const batch& b, std::size_t i) {
+  std::string& s = f.scratch;
+  s.clear();
+  s.push_back('{');
+  if (f.key_btf != nullptr) {
+    s.append("\"key\":");
+    (void)f.key_btf->append_json(b.key(i), s);
+    s.push_back(',');
+  }
+  if (f.info.per_cpu_values()) {
+    s.append("\"values\":[");
+    char digits[16];
+    for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
+      s.append(cpu == 0 ? "{\"cpu\":" : ",{\"cpu\":");
+      s.append(digits, std::to_chars(digits, digits + sizeof(digits), cpu).ptr);
+      s.append(",\"value\":");
+      (void)f.value_btf->append_json(b.value(i, cpu), s);
+      s.push_back('}');
+    }
+    s.append("]}");
+  } else {
+    s.append("\"value\":");
+    (void)f.value_btf->append_json(b.value(i), s);
+    s.push_back('}');
+  }
+  out.put(",\"formatted\":").put(s);
+}
+
+// do_dump_btf through bpftool's pretty writer (is_plain_text): the entry is
+// an object at depth 1 of the array, its names at depth 2.
+void print_entry_btf_text(output& out, const entry_format& f, const batch& b, std::size_t i, bool first) {
+  std::string& s = f.scratch;
+  s.assign(first ? "[{" : ",{");
+  if (f.key_btf != nullptr) {
+    s.append("\n        \"key\": ");
+    (void)f.key_btf->append_text(b.key(i), s, 2);
+    s.push_back(',');
+  }
+  if (f.info.per_cpu_values()) {
+    s.append("\n        \"values\": [");
+    char digits[16];
+    for (std::uint32_t cpu = 0; cpu < b.value_copies(); ++cpu) {
+      s.append(cpu == 0 ? "{\n                \"cpu\": " : ",{\n                \"cpu\": ");
+      s.append(digits, std::to_chars(digits, digits + sizeof(digits), cpu).ptr);
+      s.append(",\n                \"value\": ");
+      (void)f.value_btf->append_text(b.value(i, cpu), s, 4);
+      s.append("\n            }");
+    }
+    if (b.value_copies() != 0) s.append("\n        ");
+    s.push_back(']');
+  } else {
+    s.append("\n        \"value\": ");
+    (void)f.value_btf->append_text(b.value(i), s, 2);
+  }
+  s.append("\n    }");
+  out.put(s);
 }
 
 void print_entry_json(output& out, const entry_format& f, const batch& b, std::size_t i) {
@@ -39,6 +100,7 @@ void print_entry_json(output& out, const entry_format& f, const batch& b, std::s
     if (is_map_in_map(f.info.type))
       out.put(",\"inner_map_id\":").number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)});
   }
+  if (f.value_btf != nullptr && f.sum_word == 0) put_formatted_json(out, f, b, i);
   out.put('}');
 }
 
@@ -59,7 +121,9 @@ void print_entry_plain(output& out, const entry_format& f, const batch& b, std::
       out.put(single_line ? "  " : "\n");
     }
     if (is_map_in_map(info.type)) {
-      out.put("inner_map_id: ").number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)});
+      // bpftool after 7.1: "inner_map_id:%c" then "%u " (a space after the id).
+      out.put("inner_map_id:").put(break_names ? '\n' : ' ');
+      out.number(std::uint64_t{b.value_as<std::uint32_t>(i).value_or(0)}).put(' ');
     } else {
       out.put("value:").put(break_names ? '\n' : ' ').hex_bytes(b.value(i));
     }
@@ -84,6 +148,11 @@ void print_entry(output& out, const entry_format& format, const batch& b, std::s
   if (format.json) {
     out.put(first ? '[' : ',');
     print_entry_json(out, format, b, i);
+  } else if (format.btf_layout && format.value_btf != nullptr) {
+    print_entry_btf_text(out, format, b, i, first);
+  } else if (format.btf_layout) {
+    if (first) out.put('[');
+    print_entry_plain(out, format, b, i);
   } else {
     print_entry_plain(out, format, b, i);
   }
@@ -96,6 +165,10 @@ void print_batch(output& out, const entry_format& format, const batch& b, bool f
 void print_end(output& out, const entry_format& format, std::uint64_t entries) {
   if (format.json) {
     out.put(entries == 0 ? "[]\n" : "]\n");
+  } else if (format.btf_layout) {
+    // jsonw_end_array puts the new line only after a value of its own
+    // (jsonw_end), then jsonw_destroy ends the output with one.
+    out.put(entries == 0 ? "[]\n" : format.value_btf != nullptr ? "\n]\n" : "]\n");
   } else {
     out.put("Found ").number(entries).put(entries == 1 ? " element\n" : " elements\n");
   }

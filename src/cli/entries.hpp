@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include <bpfbatch/batch.hpp>
+#include <bpfbatch/btf_format.hpp>
 #include <bpfbatch/map_info.hpp>
 
 #include "output.hpp"
@@ -16,6 +18,18 @@ struct entry_format {
   // --sum: add up each element's per-CPU values in words of this many bytes
   // (8 or 4); 0 prints the values.
   std::size_t sum_word = 0;
+  // The map's key and value types (null without BTF, with --no-btf or
+  // --sum): -j adds bpftool's "formatted" object. key_btf is null when the
+  // map names no key type (bpftool then prints no "key" there).
+  const btf_formatter* key_btf = nullptr;
+  const btf_formatter* value_btf = nullptr;
+  // Plain output of a map with a BTF id: bpftool (map.c, do_dump) then
+  // prints through its pretty JSON writer, an array of {"key", "value"}
+  // objects with no "Found" line; when it has no value type to format
+  // (libbpf gives maps of maps none), the hex entries inside "[" and "]".
+  bool btf_layout = false;
+  // Reused for each formatted entry, so that it allocates only as it grows.
+  mutable std::string scratch;
 };
 
 // Element i of the batch. first: the first entry of the whole output, which

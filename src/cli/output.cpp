@@ -91,6 +91,30 @@ output& output::hex_bytes(std::span<const std::byte> bytes) noexcept {
 }
 
 output& output::json_bytes(std::span<const std::byte> bytes) noexcept {
+  // At most 7 characters a byte (,"0xhh") and the brackets: written straight
+  // into the buffer after one reserve (flush() always empties it), since a
+  // dump -j spends most of its time here; only a value larger than the
+  // buffer takes the path below.
+  if (bytes.size() < (sizeof(buffer_) - 2) / 7) {
+    static constexpr char digits[] = "0123456789abcdef";
+    reserve(bytes.size() * 7 + 2);
+    char* at = buffer_ + length_;
+    *at++ = '[';
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      if (i > 0) *at++ = ',';
+      const auto b = std::to_integer<unsigned>(bytes[i]);
+      at[0] = '"';
+      at[1] = '0';
+      at[2] = 'x';
+      at[3] = digits[b >> 4];
+      at[4] = digits[b & 0xf];
+      at[5] = '"';
+      at += 6;
+    }
+    *at++ = ']';
+    length_ = static_cast<std::size_t>(at - buffer_);
+    return *this;
+  }
   put('[');
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     if (i > 0) put(',');
