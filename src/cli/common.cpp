@@ -156,4 +156,19 @@ map open_selected(const arguments& o, access rights) {
   return std::move(matches.front());
 }
 
+bool values_are_descriptors(map_type type) noexcept {
+  switch (type) {
+    case map_type::prog_array:
+    case map_type::perf_event_array:
+    case map_type::cgroup_array:
+    case map_type::sockmap:
+    case map_type::sockhash:
+    case map_type::xskmap:
+    case map_type::reuseport_sockarray:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace bpfbatch::cli

@@ -44,6 +44,12 @@ map open_selected(const arguments& o, access rights);
 // quietly with status 0, as it does cat.
 int finish(output& out, std::string_view subject);
 
+// Map types whose values are descriptors on update (a lookup gives an id or
+// a cookie): a drain could not put back what it deleted, and a dump cannot
+// be loaded back. Maps of maps (is_map_in_map) are the same for load, but
+// a drain puts an inner map back while it exists.
+bool values_are_descriptors(map_type type) noexcept;
+
 // Whether the process holds a capability in its effective set.
 bool has_capability(int capability) noexcept;
 

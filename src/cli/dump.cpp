@@ -81,24 +81,6 @@ std::size_t sum_word_for(const arguments& o, const map_info& info) {
   return word;
 }
 
-// Map types whose values are descriptors on update (a lookup gives an id or
-// a cookie): what a drain deleted could not be put back, so the tool does
-// not drain them.
-bool values_are_descriptors(map_type type) noexcept {
-  switch (type) {
-    case map_type::prog_array:
-    case map_type::perf_event_array:
-    case map_type::cgroup_array:
-    case map_type::sockmap:
-    case map_type::sockhash:
-    case map_type::xskmap:
-    case map_type::reuseport_sockarray:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string output_failure(int err) {
   return err == EPIPE ? std::string("output closed")
                       : "cannot write output: " + std::string(std::strerror(err));

@@ -31,26 +31,6 @@ namespace {
 constexpr std::uint64_t chunk_bytes = 4u << 20;
 constexpr std::uint64_t max_chunk_entries = 65536;
 
-// Maps whose dump cannot be written back: their values are descriptors on
-// update but ids (or nothing) in a dump (map_fd_get_ptr in the kernel's
-// arraymap.c and map_in_map.c take a descriptor).
-bool values_are_descriptors(map_type type) noexcept {
-  switch (type) {
-    case map_type::prog_array:
-    case map_type::perf_event_array:
-    case map_type::cgroup_array:
-    case map_type::array_of_maps:
-    case map_type::hash_of_maps:
-    case map_type::sockmap:
-    case map_type::sockhash:
-    case map_type::xskmap:
-    case map_type::reuseport_sockarray:
-      return true;
-    default:
-      return false;
-  }
-}
-
 dump_layout layout_of(const map_info& info) {
   dump_layout layout;
   layout.key_size = info.key_size;
@@ -129,7 +109,10 @@ int run_load(const arguments& o) {
   const map m = open_selected(o, access::write_only);
   const map_info& info = m.info();
   const std::string subject = subject_of(o);
-  if (values_are_descriptors(info.type)) {
+  // Maps whose dump cannot be written back: their values are descriptors
+  // on update but ids in a dump (map_fd_get_ptr in the kernel's arraymap.c
+  // and map_in_map.c take a descriptor).
+  if (values_are_descriptors(info.type) || is_map_in_map(info.type)) {
     print_error(subject + ": load cannot write a " + std::string(map_type_name(info.type)) +
                 " map: its values are descriptors when written, ids when dumped");
     return exit_failure;

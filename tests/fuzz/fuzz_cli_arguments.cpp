@@ -97,7 +97,8 @@ void check_accepted(const arguments& a) {
   if (!load && (!a.input.empty() || a.mode != bpfbatch::cli::load_mode::any)) violated();
   if (!a.input.empty() && a.input != "-" && a.input[0] == '-') violated();
   if (!dump && !load && a.batch_size != 0) violated();
-  if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1)) violated();
+  if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1))
+    violated();
   if (a.threads > bpfbatch::cli::max_threads) violated();  // 0 is auto
   if (a.sum && a.count) violated();
   if (a.entries == 0 || a.entries > bpfbatch::cli::max_demo_entries) violated();
