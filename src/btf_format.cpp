@@ -5,11 +5,14 @@
 
 #include <bpfbatch/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -372,6 +375,53 @@ result<std::uint32_t> planner::build(std::uint32_t id, std::uint64_t offset, std
   }
 }
 
+// The shortest decimal that reads back to v's bits: the fewest significant
+// digits that strtod (strtof) turns into v again, as many as std::to_chars(v)
+// prints. Not to_chars itself: libstdc++'s
+// floating-point to_chars links its Ryu tables (about 120 KB) into the static
+// tool, which must stay under 1 MiB, where printf and strtod cost a few KB.
+// The C library's decimal point follows LC_NUMERIC, which a program using the
+// library may have set: the round trip is checked in that locale and the
+// point is written as '.', which JSON wants.
+template <class T>
+void shortest_decimal(T v, std::string& out) {
+  const double wide = static_cast<double>(v);
+  char buffer[64];
+  int digits = 1;
+  for (; digits < std::numeric_limits<T>::max_digits10; ++digits) {  // max_digits10 always reads back
+    std::snprintf(buffer, sizeof(buffer), "%.*e", digits - 1, wide);
+    T back;
+    if constexpr (std::is_same_v<T, float>)
+      back = std::strtof(buffer, nullptr);
+    else
+      back = std::strtod(buffer, nullptr);
+    if (std::memcmp(&back, &v, sizeof(T)) == 0) break;
+  }
+  // Of the two forms of those digits, the shorter, the plain one on a tie
+  // (std::to_chars's choice): "100" and not "1e+02", "1e-300" and not 301
+  // zeros.
+  const int scientific = std::snprintf(buffer, sizeof(buffer), "%.*e", digits - 1, wide);
+  const char* e = static_cast<const char*>(std::memchr(buffer, 'e', sizeof(buffer)));
+  const int exponent = e != nullptr ? std::atoi(e + 1) : 0;
+  char plain[400];  // the longest: 5e-324, "0." and 323 more digits
+  const int plain_length =
+      std::snprintf(plain, sizeof(plain), "%.*f", std::max(digits - 1 - exponent, 0), wide);
+  const bool use_plain = plain_length > 0 && plain_length <= scientific;
+  const char* text = use_plain ? plain : buffer;
+  const int length = use_plain ? plain_length : scientific;
+  if (length <= 0) return;  // snprintf cannot fail on these formats
+  bool point_written = false;
+  for (int i = 0; i < length; ++i) {
+    const char c = text[i];
+    if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e') {
+      out.push_back(c);
+    } else if (!point_written) {  // the locale's decimal point, maybe several bytes
+      out.push_back('.');
+      point_written = true;
+    }
+  }
+}
+
 // The walk. Text (bpftool's pretty json_writer) differs from compact JSON in
 // three ways: a name is followed by ": " and preceded by a new line and the
 // indentation, a non-empty object or array closes on a line of its own, and
@@ -521,8 +571,7 @@ void walker<text>::floating(T v) {
   } else if (std::isinf(v)) {
     out_.append(v < 0 ? "\"-inf\"" : "\"inf\"");
   } else {
-    char buffer[64];
-    out_.append(buffer, std::to_chars(buffer, buffer + sizeof(buffer), v).ptr);
+    shortest_decimal(v, out_);
   }
 }
 
