@@ -386,14 +386,21 @@ result<btf> btf::parse(std::span<const std::byte> blob, std::string_view* reason
   return btf(std::move(s));
 }
 
-std::uint32_t btf::type_count() const noexcept { return static_cast<std::uint32_t>(storage_->types.size()); }
+// A moved-from btf has no storage: it holds no types (test_api_safety.cpp:
+// moved-from objects can be used, never corrupt memory).
+std::uint32_t btf::type_count() const noexcept {
+  return storage_ ? static_cast<std::uint32_t>(storage_->types.size()) : 0;
+}
 
 const btf_type* btf::type(std::uint32_t id) const noexcept {
-  if (id == 0 || id > storage_->types.size()) return nullptr;
+  if (!storage_ || id == 0 || id > storage_->types.size()) return nullptr;
   return &storage_->types[id - 1];
 }
 
-std::span<const std::byte> btf::raw() const noexcept { return storage_->blob; }
+std::span<const std::byte> btf::raw() const noexcept {
+  if (!storage_) return {};
+  return storage_->blob;
+}
 
 result<std::uint32_t> btf::resolve(std::uint32_t id) const noexcept {
   if (id > type_count()) return make_error(EINVAL);
@@ -407,7 +414,7 @@ result<std::uint32_t> btf::resolve(std::uint32_t id) const noexcept {
 }
 
 result<std::uint64_t> btf::size_of(std::uint32_t id) const noexcept {
-  if (id > type_count()) return make_error(EINVAL);
+  if (!storage_ || id > type_count()) return make_error(EINVAL);
   if (storage_->loops[id]) return make_error(ELOOP);
   std::uint64_t count = 1;  // elements of the arrays passed through
   for (std::uint64_t steps = 0; steps <= type_count(); ++steps) {
@@ -639,7 +646,7 @@ static int find_member(const btf& types, std::uint32_t id, std::string_view name
 result<btf_field> btf::field(std::uint32_t id, std::string_view path) const {
   std::vector<path_step> steps;
   if (!split_path(path, steps)) return make_error(EINVAL);
-  if (id > type_count()) return make_error(EINVAL);
+  if (!storage_ || id > type_count()) return make_error(EINVAL);
   if (storage_->loops[id]) return make_error(ELOOP);
   btf_field f;
   f.type = id;

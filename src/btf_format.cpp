@@ -748,17 +748,19 @@ result<btf_formatter> btf_formatter::make(const btf& types, std::uint32_t type_i
   return btf_formatter(std::move(p));
 }
 
-std::size_t btf_formatter::value_size() const noexcept { return plan_->value_size; }
+// A moved-from formatter has no plan: it formats nothing (EINVAL), like a
+// moved-from btf holds no types.
+std::size_t btf_formatter::value_size() const noexcept { return plan_ ? plan_->value_size : 0; }
 
 std::error_code btf_formatter::append_json(std::span<const std::byte> value, std::string& out) const {
-  if (value.size() != plan_->value_size) return make_error(EINVAL);
+  if (!plan_ || value.size() != plan_->value_size) return make_error(EINVAL);
   walker<false>(*plan_, out).value(static_cast<std::uint32_t>(plan_->nodes.size() - 1), value.data(), 0);
   return {};
 }
 
 std::error_code btf_formatter::append_text(std::span<const std::byte> value, std::string& out,
                                            unsigned depth) const {
-  if (value.size() != plan_->value_size) return make_error(EINVAL);
+  if (!plan_ || value.size() != plan_->value_size) return make_error(EINVAL);
   walker<true>(*plan_, out).value(static_cast<std::uint32_t>(plan_->nodes.size() - 1), value.data(), depth);
   return {};
 }

@@ -223,6 +223,23 @@ TEST_CASE("raw() gives back the blob as parsed, and the records outlive a move o
   CHECK(std::memcmp(moved.raw().data(), blob.data(), blob.size()) == 0);
 }
 
+TEST_CASE("a btf moved from holds no types, and every query on it fails instead of reading freed memory") {
+  every_kind k;
+  btf first = parsed(k.b);
+  btf moved = std::move(first);
+  CHECK(first.type_count() == 0);
+  CHECK(first.type(k.bits) == nullptr);
+  CHECK(first.raw().empty());
+  CHECK(first.resolve(k.td).error() == std::errc::invalid_argument);
+  CHECK(first.size_of(0).error() == std::errc::invalid_argument);
+  CHECK(first.size_of(k.bits).error() == std::errc::invalid_argument);
+  CHECK(first.field(k.bits, "low").error() == std::errc::invalid_argument);
+  CHECK(first.name_of(k.bits) == "<invalid>");
+  // Assigned again, it is whole.
+  first = std::move(moved);
+  CHECK(first.type(k.bits) != nullptr);
+}
+
 TEST_CASE("btf_kind_name gives the kernel's names of the kinds") {
   CHECK(btf_kind_name(btf_kind::integer) == "INT");
   CHECK(btf_kind_name(btf_kind::structure) == "STRUCT");

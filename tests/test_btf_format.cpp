@@ -117,6 +117,20 @@ TEST_CASE("formatting appends to the caller's string and the formatter outlives 
   CHECK(out == R"([{"a":1,"b":2,"name":"x"})");
 }
 
+TEST_CASE("a formatter moved from formats nothing: EINVAL, the caller's string untouched") {
+  simple t;
+  const btf types = parsed(t.b);
+  auto f = formatter(types, t.s);
+  const btf_formatter moved = std::move(f);
+  std::string out = "kept";
+  const auto value = bytes_of(1u, 2, 'x', '\0', '\0', '\0');
+  CHECK(f.value_size() == 0);
+  CHECK(f.append_json(value, out) == std::errc::invalid_argument);
+  CHECK(f.append_text(value, out) == std::errc::invalid_argument);
+  CHECK(out == "kept");
+  CHECK(!moved.append_json(value, out));
+}
+
 TEST_CASE("a char array is a string only with a NUL and printable chars before it, else numbers") {
   simple t;
   const btf types = parsed(t.b);

@@ -124,6 +124,33 @@ TEST_CASE("load reads the document from stdin with -, also through a pipe") {
   CHECK(entries_of(document) == support::reference_walk(p.m.fd()));
 }
 
+TEST_CASE("load waits for the input on a non-blocking stdin instead of failing with EAGAIN") {
+  REQUIRE_KERNEL();
+  const std::string document = u32_u64_document({{1, 10}, {2, 20}, {3, 30}});
+  pinned_map p(support::create(map_type::hash, 4, 8, 16), "load_nonblock");
+  run_options options;
+  // stdin: a pipe made non-blocking (as a shell's other process may leave a
+  // shared pipe) whose writer starts writing only after the tool has read.
+  options.before_exec = [document] {
+    int fds[2];
+    if (::pipe(fds) != 0) ::_exit(125);
+    if (::fork() == 0) {
+      ::close(fds[0]);
+      ::usleep(200'000);
+      (void)!::write(fds[1], document.data(), document.size());
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    ::dup2(fds[0], 0);
+  };
+  auto r = cli({"load", "pinned", p.path, "-"}, options);
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "Applied 3 entries\n");
+  CHECK(entries_of(document) == support::reference_walk(p.m.fd()));
+}
+
 TEST_CASE("load of a truncated document names the entry it ends in and writes nothing") {
   REQUIRE_KERNEL();
   const std::string document = u32_u64_document({{1, 10}, {2, 20}, {3, 30}});

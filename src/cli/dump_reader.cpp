@@ -1,5 +1,6 @@
 #include "dump_reader.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,12 @@ bool dump_reader::refill() {
   for (;;) {
     const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
     if (n < 0 && errno == EINTR) continue;
+    // stdin may be a descriptor another process made non-blocking (a shared
+    // pipe): wait for data as a blocking read would, as output.cpp does.
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd ready{fd_, POLLIN, 0};
+      if (::poll(&ready, 1, -1) >= 0 || errno == EINTR) continue;
+    }
     if (n <= 0) {
       if (n < 0) fail(std::string("cannot read the input: ") + std::strerror(errno));
       at_end_ = true;
