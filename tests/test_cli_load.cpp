@@ -331,8 +331,9 @@ TEST_CASE("load refuses a map whose values are descriptors, before reading its i
   pinned_map outer(support::create(map_type::hash_of_maps, 4, 4, 4, 0, inner.fd()), "load_outer");
   auto r = cli({"load", "pinned", outer.path, "/nonexistent"});
   CHECK(r.status == 1);
-  CHECK(r.err ==
-        "bpfbatch: pinned " + outer.path +
-            ": load cannot write a hash_of_maps map: its values are descriptors when written, ids when "
-            "dumped\n");
+  CHECK(
+      r.err ==
+      "bpfbatch: pinned " + outer.path +
+          ": load cannot write a map of type hash_of_maps: its values are descriptors when written, ids when "
+          "dumped\n");
 }

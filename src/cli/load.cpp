@@ -113,8 +113,8 @@ int run_load(const arguments& o) {
   // on update but ids in a dump (map_fd_get_ptr in the kernel's arraymap.c
   // and map_in_map.c take a descriptor).
   if (values_are_descriptors(info.type) || is_map_in_map(info.type)) {
-    print_error(subject + ": load cannot write a " + std::string(map_type_name(info.type)) +
-                " map: its values are descriptors when written, ids when dumped");
+    print_error(subject + ": load cannot write a map of type " + std::string(map_type_name(info.type)) +
+                ": its values are descriptors when written, ids when dumped");
     return exit_failure;
   }
   const int fd = open_input(o);
