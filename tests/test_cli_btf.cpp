@@ -68,8 +68,10 @@ std::string quote_pointers(std::string text, int version, const std::vector<std:
     for (std::size_t at = text.find(label); at != std::string::npos; at = text.find(label, at + 1)) {
       const std::size_t start = at + label.size();
       const std::size_t end = text.find_first_of(",\n", start);
-      text.insert(end, "\"");
-      text.insert(start, "\"");
+      if (end == std::string::npos) break;
+      // Rebuilt rather than insert()ed: g++ 12 at -O3 on i686 warns
+      // (-Wrestrict) inside libstdc++'s insert here, a bound it cannot prove.
+      text = text.substr(0, start) + '"' + text.substr(start, end - start) + '"' + text.substr(end);
     }
   }
   return text;

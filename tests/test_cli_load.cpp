@@ -51,7 +51,8 @@ std::string hex_bytes(const support::bytes& bytes) {
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     char b[8];
     std::snprintf(b, sizeof(b), "\"0x%02x\"", std::to_integer<unsigned>(bytes[i]));
-    out += (i ? "," : "") + std::string(b);
+    if (i) out += ',';
+    out += b;
   }
   return out + "]";
 }
@@ -188,7 +189,7 @@ TEST_CASE("load of a per-CPU entry without every possible CPU names the entry an
   // A value for one CPU too many is refused on any machine.
   std::string values;
   for (std::uint32_t cpu = 0; cpu <= cpus; ++cpu)
-    values += (cpu ? "," : "") + std::string(R"({"cpu":)") + std::to_string(cpu) +
+    values += std::string(cpu ? "," : "") + R"({"cpu":)" + std::to_string(cpu) +
               R"(,"value":["0x01","0x00","0x00","0x00"]})";
   refused_before_writing(
       map_type::percpu_hash, 4, R"([{"key":["0x01","0x00","0x00","0x00"],"values":[)" + values + "]}]",

@@ -232,7 +232,10 @@ bool dump_reader::read_field_name(std::string& name) {
   }
   // A name written with escapes is none of the three the reader knows
   // (bpftool writes them plain): it stays unknown and is skipped.
-  if (escaped) name = "\\";
+  if (escaped) {  // not name = "\\": g++ 12 -O3 warns (-Wrestrict) in that assign
+    name.clear();
+    name.push_back('\\');
+  }
   return true;
 }
 
