@@ -113,7 +113,7 @@ void append_quoted(std::string& out, std::string_view text) {
 
 }  // namespace
 
-struct detail::btf_format_plan {
+struct btf_formatter::plan {
   std::vector<node> nodes;
   std::vector<std::uint32_t> children;
   std::vector<enumerator_entry> enumerators;
@@ -125,7 +125,7 @@ namespace {
 
 class planner {
  public:
-  planner(const btf& types, detail::btf_format_plan& p) : types_(types), p_(p) {}
+  planner(const btf& types, btf_formatter::plan& p) : types_(types), p_(p) {}
 
   // A node for a value of type id at offset in its parent, with room bytes
   // from there to the parent's end; shift: the bits past offset at which it
@@ -156,7 +156,7 @@ class planner {
   bool is_char(std::uint32_t element) const;
 
   const btf& types_;
-  detail::btf_format_plan& p_;
+  btf_formatter::plan& p_;
 };
 
 // btf_dumper_bitfield reads the bytes that hold bit..bit+width.
@@ -429,7 +429,7 @@ void shortest_decimal(T v, std::string& out) {
 template <bool text>
 class walker {
  public:
-  walker(const detail::btf_format_plan& p, std::string& out) : p_(p), out_(out) {}
+  walker(const btf_formatter::plan& p, std::string& out) : p_(p), out_(out) {}
 
   void value(std::uint32_t index, const std::byte* base, unsigned depth);
 
@@ -466,7 +466,7 @@ class walker {
   void array(const node& n, const std::byte* at, unsigned depth);
   void section(const node& n, const std::byte* at, unsigned depth);
 
-  const detail::btf_format_plan& p_;
+  const btf_formatter::plan& p_;
   std::string& out_;
 };
 
@@ -730,7 +730,7 @@ void walker<text>::value(std::uint32_t index, const std::byte* base, unsigned de
 
 }  // namespace
 
-btf_formatter::btf_formatter(std::unique_ptr<detail::btf_format_plan> p) noexcept : plan_(std::move(p)) {}
+btf_formatter::btf_formatter(std::unique_ptr<btf_formatter::plan> p) noexcept : plan_(std::move(p)) {}
 btf_formatter::btf_formatter(btf_formatter&&) noexcept = default;
 btf_formatter& btf_formatter::operator=(btf_formatter&&) noexcept = default;
 btf_formatter::~btf_formatter() = default;
@@ -739,7 +739,7 @@ result<btf_formatter> btf_formatter::make(const btf& types, std::uint32_t type_i
   auto size = types.size_of(type_id);
   if (!size) return size.error();
   if (*size > std::numeric_limits<std::uint32_t>::max()) return make_error(E2BIG);
-  auto p = std::make_unique<detail::btf_format_plan>();
+  auto p = std::make_unique<btf_formatter::plan>();
   p->value_size = static_cast<std::size_t>(*size);
   planner builder(types, *p);
   auto root = builder.build(type_id, 0, *size, 0, 0);

@@ -302,10 +302,14 @@ TEST_CASE("shards on borrowed buffers use one buffers object each") {
   }
 }
 
-TEST_CASE("shards under writers yield every key present throughout exactly once and no key twice") {
+TEST_CASE("shards under writers yield every key present throughout exactly once") {
   REQUIRE_KERNEL();
   constexpr std::uint32_t stable = 20'000, churn = 20'000;
-  std::uint64_t duplicates = 0, misses = 0, passes = 0, churn_seen = 0;
+  // Keys present throughout (stable ones, rewritten in place) are yielded
+  // exactly once; a churn key deleted and re-inserted across a shard edge
+  // between a shard's last read and its second look may be yielded by both
+  // shards, as shards.hpp says: counted apart, and only reported.
+  std::uint64_t duplicates = 0, churn_duplicates = 0, misses = 0, passes = 0, churn_seen = 0;
   for (map_type type : {map_type::hash, map_type::lru_percpu_hash}) {
     map m = support::create(type, 4, 8, (stable + churn) * 2);
     for (std::uint32_t k = 0; k < stable + churn; ++k) put_u32(m, k, k);
@@ -340,7 +344,7 @@ TEST_CASE("shards under writers yield every key present throughout exactly once 
       for (std::size_t i = 0; i < shards->size(); ++i) {
         CHECK_FALSE((*shards)[i].error());
         for (std::uint32_t k : seen[i]) {
-          if (count.at(k)++) ++duplicates;
+          if (count.at(k)++) ++(k < stable ? duplicates : churn_duplicates);
           if (k >= stable) ++churn_seen;
         }
       }
@@ -353,8 +357,9 @@ TEST_CASE("shards under writers yield every key present throughout exactly once 
   CHECK(duplicates == 0);
   CHECK(misses == 0);
   CHECK(churn_seen > 0);
-  MESSAGE("sharded passes under a writer: ", passes, ", ", duplicates, " duplicates, ", misses,
-          " misses of keys present throughout");
+  MESSAGE("sharded passes under a writer: ", passes, ", ", duplicates, " duplicates and ", misses,
+          " misses of keys present throughout; ", churn_duplicates,
+          " deleted-and-reinserted keys yielded twice");
 }
 
 TEST_CASE("a sharded drain while another thread inserts loses nothing and yields nothing twice") {

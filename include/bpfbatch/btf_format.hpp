@@ -24,12 +24,11 @@
 
 namespace bpfbatch {
 
-namespace detail {
-struct btf_format_plan;
-}
-
 class BPFBATCH_API btf_formatter {
  public:
+  // What make() works out, defined in src/btf_format.cpp (opaque here).
+  struct plan;
+
   // The plan for values of type id. EINVAL for a type without a value (void,
   // FWD, FUNC, ...) anywhere inside it, or a member that lies outside its
   // struct; E2BIG for a type nested more than 32 deep or with more than
@@ -58,8 +57,8 @@ class BPFBATCH_API btf_formatter {
   std::error_code append_text(std::span<const std::byte> value, std::string& out, unsigned depth = 0) const;
 
  private:
-  explicit btf_formatter(std::unique_ptr<detail::btf_format_plan> p) noexcept;
-  std::unique_ptr<detail::btf_format_plan> plan_;
+  explicit btf_formatter(std::unique_ptr<plan> p) noexcept;
+  std::unique_ptr<plan> plan_;
 };
 
 }  // namespace bpfbatch
