@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "btf_builder.hpp"
+
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -312,44 +314,13 @@ std::string bpffs_dir() {
 }
 
 int load_spin_lock_btf() {
-  std::vector<std::uint32_t> types;
-  // Strings: offsets 0 "", 1 "u32", 5 "bpf_spin_lock", 19 "val",
-  // 23 "spin_value", 34 "a", 36 "lock", 41 "b", 43 "c".
-  static const char strings[] = "\0u32\0bpf_spin_lock\0val\0spin_value\0a\0lock\0b\0c";
-  auto info = [](std::uint32_t kind, std::uint32_t vlen) { return (kind << 24) | vlen; };
-  // [1] int u32: name, info, size, then the encoding word (32 bits, unsigned).
-  types.insert(types.end(), {1, info(BTF_KIND_INT, 0), 4, 32});
-  // [2] struct bpf_spin_lock { u32 val; }
-  types.insert(types.end(), {5, info(BTF_KIND_STRUCT, 1), 4, 19, 1, 0});
-  // [3] struct spin_value { u32 a; struct bpf_spin_lock lock; u32 b; u32 c; }
-  // member: name, type, bit offset.
-  types.insert(types.end(), {23, info(BTF_KIND_STRUCT, 4), 16, 34, 1, 0, 36, 2, 32, 41, 1, 64, 43, 1, 96});
-
-  struct btf_header header {};
-  header.magic = BTF_MAGIC;
-  header.version = BTF_VERSION;
-  header.hdr_len = sizeof(header);
-  header.type_off = 0;
-  header.type_len = static_cast<std::uint32_t>(types.size() * 4);
-  header.str_off = header.type_len;
-  header.str_len = sizeof(strings);
-  std::vector<std::byte> blob(sizeof(header) + header.type_len + header.str_len);
-  std::memcpy(blob.data(), &header, sizeof(header));
-  std::memcpy(blob.data() + sizeof(header), types.data(), header.type_len);
-  std::memcpy(blob.data() + sizeof(header) + header.type_len, strings, sizeof(strings));
-
-  static char log[4096];
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof(attr));
-  attr.btf = reinterpret_cast<std::uintptr_t>(blob.data());
-  attr.btf_size = static_cast<std::uint32_t>(blob.size());
-  attr.btf_log_buf = reinterpret_cast<std::uintptr_t>(log);
-  attr.btf_log_size = sizeof(log);
-  attr.btf_log_level = 1;
-  int fd = static_cast<int>(raw_bpf(BPF_BTF_LOAD, attr));
-  INFO("BPF_BTF_LOAD: ", std::strerror(errno), "\n", log);
-  REQUIRE(fd >= 0);
-  return fd;
+  // Type ids 1 (u32), 2 (struct bpf_spin_lock), 3 (struct spin_value), as
+  // btf_u32_type and btf_spin_value_type say.
+  btf_builder b;
+  const std::uint32_t u32 = b.add_int("u32", 4);
+  const std::uint32_t lock = b.add_struct("bpf_spin_lock", 4, {{"val", u32, 0}});
+  b.add_struct("spin_value", 16, {{"a", u32, 0}, {"lock", lock, 32}, {"b", u32, 64}, {"c", u32, 96}});
+  return b.load().release();
 }
 
 bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_entries) {
