@@ -92,7 +92,11 @@ void* raw_allocate(std::size_t size) noexcept {
 void* operator new(std::size_t size) {
   heap_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = raw_allocate(size)) return p;
+#if defined(__cpp_exceptions)
   throw std::bad_alloc();
+#else
+  std::abort();  // built with -fno-exceptions (CI's optimized builds)
+#endif
 }
 void* operator new[](std::size_t size) { return ::operator new(size); }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {

@@ -4,18 +4,26 @@
 # tiny initramfs holding a static /init and the statically linked test binary.
 # On ARM too: 6.1-arm64 and 6.1-armhf (or 6.12-...) boot Debian's arm64 and
 # armmp kernels under qemu-system-aarch64 / qemu-system-arm -M virt, with a
-# test binary cross-built with cross/*.ini.
+# test binary cross-built with cross/*.ini. VERSION-i686 boots the x86-64
+# kernel VERSION with the 32-bit suite (tests/vm/i686-suite.sh: the library's
+# and the tool's tests as 32-bit static programs, with busybox and bpftool),
+# for machines whose own kernel runs no 32-bit program.
 # See ../../../shared/vm-testing.md for why each step is as it is.
 #
 #   tests/vm/run-kernels.sh [KERNEL...]
-#       (default: 5.10 6.1 6.12 7.2 6.1-arm64 6.1-armhf)
+#       (default: 5.10 6.1 6.12 7.2 6.1-arm64 6.1-armhf; 7.2-i686 runs the
+#       32-bit suite on 7.2)
 #
 # Environment: BPFBATCH_VM_CACHE (default build-vm/ in the checkout) keeps the
 # downloaded kernels between runs; BPFBATCH_VM_BUILD (default
-# $BPFBATCH_VM_CACHE/build) is where the static test binary is built; BPFBATCH_VM_ARGS adds doctest arguments
-# (separated by ';'); BPFBATCH_VM_FULL=1 runs every test case (by default the
-# three that take minutes under TCG emulation are left out, and the run says so;
-# ARM guests leave out one more, named in the run).
+# $BPFBATCH_VM_CACHE/build) is where the static test binaries are built;
+# BPFBATCH_VM_TOOL64 names a static 64-bit bpfbatch for the 32-bit guest's
+# comparison (built when unset); BPFBATCH_VM_JOBS guests run at once (default:
+# one per CPU); BPFBATCH_VM_ARGS adds doctest arguments (separated by ';');
+# BPFBATCH_VM_FULL=1 runs every test case (by default the three that take
+# minutes under TCG emulation are left out, and the run says so; ARM guests
+# leave out one more, and the 32-bit guest three of the tool's, named in the
+# run).
 # Exit status: 0 when every kernel that could be had passed and at least one
 # was booted; 1 otherwise. A kernel that cannot be downloaded is named.
 set -euo pipefail
@@ -28,8 +36,12 @@ kernels=("$@")
 mkdir -p "$cache"
 
 # A label is VERSION (x86-64) or VERSION-ARCH (arm64, armhf).
-arch_of() { case "$1" in *-arm64) echo arm64 ;; *-armhf) echo armhf ;; *) echo amd64 ;; esac; }
-triplet_of() { case "$1" in arm64) echo aarch64-linux-gnu ;; armhf) echo arm-linux-gnueabihf ;; esac; }
+# The architecture of the test programs; kernel_arch_of: of the kernel.
+arch_of() { case "$1" in *-arm64) echo arm64 ;; *-armhf) echo armhf ;; *-i686) echo i686 ;; *) echo amd64 ;; esac; }
+kernel_arch_of() { case "$1" in i686) echo amd64 ;; *) echo "$1" ;; esac; }
+triplet_of() {
+  case "$1" in arm64) echo aarch64-linux-gnu ;; armhf) echo arm-linux-gnueabihf ;; i686) echo i686-linux-gnu ;; esac
+}
 archs=()
 for label in "${kernels[@]}"; do
   arch=$(arch_of "$label")
@@ -41,6 +53,12 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v cpio >/dev/null || need+=(cpio)
 for arch in "${archs[@]}"; do
   [ "$arch" = amd64 ] && continue
+  if [ "$arch" = i686 ]; then
+    command -v i686-linux-gnu-g++ >/dev/null || need+=(g++-i686-linux-gnu)
+    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || need+=(busybox-static)
+    command -v bpftool >/dev/null || need+=(bpftool)
+    continue
+  fi
   command -v qemu-system-aarch64 >/dev/null && command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
   command -v "$(triplet_of "$arch")-g++" >/dev/null || need+=("g++-$(triplet_of "$arch")")
 done
@@ -52,23 +70,58 @@ fi
 # 1. The statically linked test binary and /init, per architecture: prints
 # the initramfs's path.
 build=${BPFBATCH_VM_BUILD:-$cache/build}
-make_initramfs() {  # $1: amd64, arm64 or armhf
-  local arch=$1 dir=$build cross=() cc=gcc suffix=""
+make_initramfs() {  # $1: amd64, arm64, armhf or i686
+  local arch=$1 dir=$build cross=() cc=gcc suffix="" options=(-Dcli=disabled) targets=(tests/bpfbatch-tests)
   if [ "$arch" != amd64 ]; then
-    dir="$build-$arch" cross=(--cross-file "$root/cross/$(triplet_of "$arch").ini") cc="$(triplet_of "$arch")-gcc"
-    suffix="-$arch"
+    dir="$build-$arch" cross=(--cross-file "$root/cross/$(triplet_of "$arch").ini") suffix="-$arch"
+    [ "$arch" = i686 ] || cc="$(triplet_of "$arch")-gcc"  # the i686 guest's kernel and /init are x86-64
   fi
+  # The 32-bit guest runs the tool's tests too, on the 32-bit static tool.
+  [ "$arch" = i686 ] && options=(-Dcli_static=true) targets=()
   if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$root" "${cross[@]}" -Dbuildtype=release -Dcpp_link_args=-static -Dcli=disabled >/dev/null
+    meson setup "$dir" "$root" "${cross[@]}" -Dbuildtype=release -Dcpp_link_args=-static "${options[@]}" >/dev/null
   fi
-  meson compile -C "$dir" tests/bpfbatch-tests >/dev/null
+  meson compile -C "$dir" "${targets[@]}" >/dev/null
   "$cc" -static -O2 -Wall -o "$cache/init$suffix" "$here/init.c"
   local staging="$cache/initramfs$suffix"
   rm -rf "$staging" && mkdir -p "$staging" && chmod 0755 "$staging"
   cp "$cache/init$suffix" "$staging/init"
   cp "$dir/tests/bpfbatch-tests" "$staging/bpfbatch-tests"
+  [ "$arch" = i686 ] && stage_i686_suite "$dir" "$staging"
   (cd "$staging" && find . | cpio -o -H newc --quiet) >"$cache/initramfs$suffix.cpio"
   echo "$cache/initramfs$suffix.cpio"
+}
+
+# What the 32-bit suite needs beside the library's tests: the tool's tests,
+# the 32-bit static tool and the 64-bit one (BPFBATCH_VM_TOOL64, or built
+# here), the BPF object its BTF tests load, busybox as the shell and its
+# commands, and the machine's bpftool with the libraries it links.
+stage_i686_suite() {  # $1: the i686 build directory, $2: the staging directory
+  local dir=$1 staging=$2 tool64=${BPFBATCH_VM_TOOL64:-} library
+  if [ ! -x "$tool64" ]; then
+    if [ ! -f "$build-tool64/build.ninja" ]; then
+      meson setup "$build-tool64" "$root" -Dbuildtype=release -Dcli_static=true -Dtests=disabled >/dev/null
+    fi
+    meson compile -C "$build-tool64" >/dev/null
+    tool64="$build-tool64/src/cli/bpfbatch"
+  fi
+  cp "$dir/tests/bpfbatch-cli-tests" "$dir/tests/btf_maps.bpf.o" "$staging/"
+  cp "$dir/src/cli/bpfbatch" "$staging/bpfbatch"
+  cp "$tool64" "$staging/bpfbatch64"
+  cp "$here/i686-suite.sh" "$staging/suite"
+  cp "$root/tests/compare-tools.sh" "$staging/compare-tools.sh"
+  mkdir -p "$staging/bin" "$staging/usr/sbin"
+  cp /bin/busybox "$staging/bin/busybox"
+  /bin/busybox --list | while read -r applet; do
+    [ -e "$staging/bin/$applet" ] || ln -s busybox "$staging/bin/$applet"
+  done
+  local bpftool
+  bpftool=$(command -v bpftool)
+  cp "$bpftool" "$staging/usr/sbin/bpftool"
+  for library in $(ldd "$bpftool" | grep -oE '/[^ ]+'); do
+    mkdir -p "$staging$(dirname "$library")"
+    cp -L "$library" "$staging$library"
+  done
 }
 declare -A initramfs
 for arch in "${archs[@]}"; do initramfs[$arch]=$(make_initramfs "$arch"); done
@@ -167,7 +220,13 @@ if [ "${BPFBATCH_VM_FULL:-0}" != 1 ]; then
   slow="*under?writers*,*another?thread?inserts*,*every?hash?type?yields?exactly*"
   args="${args:+$args;}-tce=$slow"
   arm_args="${arm_args:+$arm_args;}-tce=$slow,*100?000?elements?of?every?batchable*"
+  # The 32-bit guest runs the tool's tests too; these take a minute or more
+  # each under emulation and read no size the others do not.
+  cli_slow="*SIGINT?or?SIGTERM?mid-drain*,*100?000-element?hash*,*--threads?prints?every?entry?once*"
   echo "vm: leaving out the concurrency cases and the 100,000-element drains (BPFBATCH_VM_FULL=1 runs them)"
+  if [[ " ${archs[*]} " == *" i686 "* ]]; then
+    echo "vm: the 32-bit guest also leaves out the tool's 100,000-element load, --threads and SIGINT mid-drain cases"
+  fi
   if [[ " ${archs[*]} " == *" arm"* ]]; then
     echo "vm: ARM guests also leave out the 100,000-element reads of every map type"
   fi
@@ -183,48 +242,85 @@ qemu_for() {  # $1: architecture; sets qemu and console
   esac
 }
 
-booted=0
-failed=()
-missing=()
-for label in "${kernels[@]}"; do
-  image=$(fetch_kernel "$label") || { echo "vm: kernel $label: could not be downloaded" >&2; missing+=("$label"); continue; }
+# One summary of every doctest run in a guest (the 32-bit one runs two).
+summary_of() {  # $1: the guest's log
+  grep -a '\[doctest\] test cases:' "$1" | tr -d '\r' | awk -F'|' '
+    { split($1, c, ":"); cases += c[2]; passed += $2; failed += $3; skipped += $4; n++ }
+    END { if (n) printf "[doctest] test cases: %d | %d passed | %d failed | %d skipped\n", cases, passed, failed, skipped }'
+}
+
+# Boots one guest and judges it: writes its report to LOG.report and "0"
+# (passed) or "1" to LOG.status.
+run_guest() {  # $1: label, $2: mode (root or unprivileged), $3: kernel image
+  local label=$1 mode=$2 image=$3 arch cmdline mode_args log start result summary version passed
   arch=$(arch_of "$label")
-  qemu_for "$arch"
-  for mode in root unprivileged; do
-    cmdline="console=$console panic=-1 loglevel=4 BPFBATCH_REQUIRE_KERNEL=1"
-    mode_args="$args"
-    [ "$arch" = amd64 ] || mode_args="$arm_args"
-    if [ "$mode" = unprivileged ]; then
-      # The permission suite as uid 65534: everything it may not do is refused.
-      cmdline+=" BPFBATCH_VM_UID=65534"
-      mode_args="-tc=*as?an?unprivileged?user*"
-    fi
-    [ -n "$mode_args" ] && cmdline+=" BPFBATCH_VM_ARGS=$mode_args"
-    log="$cache/kernels/$label/$mode.log"
-    rm -f "$log"
-    start=$(date +%s)
-    timeout 1500 "${qemu[@]}" -m 1024M -smp 2 -nodefaults -no-user-config -display none -monitor none \
-      -no-reboot -serial stdio -kernel "$image" -initrd "${initramfs[$arch]}" -append "$cmdline" \
-      </dev/null >"$log" 2>&1 || true
-    result=$(sed -n 's/.*BPFBATCH-VM-RESULT \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-    summary=$(grep -a '\[doctest\] test cases:' "$log" | tail -n 1 | tr -d '\r' || true)
-    version=$(sed -n 's/.*BPFBATCH-VM-KERNEL \([^ ]*\).*/\1/p' "$log" | head -n 1 | tr -d '\r')
-    echo "vm: $label ($(cat "$cache/kernels/$label/package"), ${version:-unknown release}) $mode:" \
+  qemu_for "$(kernel_arch_of "$arch")"
+  cmdline="console=$console panic=-1 loglevel=4 BPFBATCH_REQUIRE_KERNEL=1"
+  mode_args="$args"
+  case "$arch" in arm*) mode_args="$arm_args" ;; esac
+  # Kernels from 6.7 can be built to refuse 32-bit programs unless asked;
+  # older ones do not know the word and hand it to /init, unused.
+  [ "$arch" != i686 ] || cmdline+=" ia32_emulation=1 BPFBATCH_VM_CLI_SLOW=${cli_slow:-}"
+  if [ "$mode" = unprivileged ]; then
+    # The permission suite as uid 65534: everything it may not do is refused.
+    cmdline+=" BPFBATCH_VM_UID=65534"
+    mode_args="-tc=*as?an?unprivileged?user*"
+  fi
+  [ -z "$mode_args" ] || cmdline+=" BPFBATCH_VM_ARGS=$mode_args"
+  log="$cache/kernels/$label/$mode.log"
+  mkdir -p "$cache/kernels/$label" && rm -f "$log" "$log.report" "$log.status"
+  start=$(date +%s)
+  timeout 1500 "${qemu[@]}" -m 1024M -smp 2 -nodefaults -no-user-config -display none -monitor none \
+    -no-reboot -serial stdio -kernel "$image" -initrd "${initramfs[$arch]}" -append "$cmdline" \
+    </dev/null >"$log" 2>&1 || true
+  result=$(sed -n 's/.*BPFBATCH-VM-RESULT \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+  summary=$(summary_of "$log")
+  version=$(sed -n 's/.*BPFBATCH-VM-KERNEL \([^ ]*\).*/\1/p' "$log" | head -n 1 | tr -d '\r')
+  {
+    echo "vm: $label ($(cat "$cache/kernels/${label%-i686}/package"), ${version:-unknown release}) $mode:" \
       "${summary:-no summary}, status ${result:-none}, $(($(date +%s) - start)) s"
-    booted=$((booted + 1))
     passed=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"${summary:-| 0 passed}")
     if [ "$result" = 0 ] && [ "${passed:-0}" -eq 0 ]; then
-      echo "vm: $label $mode ran no test" >&2
+      echo "vm: $label $mode ran no test"
       result=none
     fi
-    if [ "$result" != 0 ]; then
-      failed+=("$label/$mode")
-      grep -aE 'ERROR|FAILED|SKIPPED|Kernel panic' "$log" | head -n 20 || true
+    [ "$result" = 0 ] || grep -aE 'ERROR|FAILED|SKIPPED|Kernel panic' "$log" | head -n 20 || true
+  } >"$log.report"
+  if [ "$result" = 0 ]; then echo 0 >"$log.status"; else echo 1 >"$log.status"; fi
+}
+
+# Guests run BPFBATCH_VM_JOBS at a time (default: one per CPU, at most 4):
+# a guest's tests keep about one emulated CPU busy, so two CPUs run two
+# guests in little more time than one.
+at_once=${BPFBATCH_VM_JOBS:-$(nproc)}
+((at_once >= 1 && at_once <= 4)) || at_once=4
+running=0
+missing=()
+guests=()
+for label in "${kernels[@]}"; do
+  image=$(fetch_kernel "${label%-i686}") ||
+    { echo "vm: kernel ${label%-i686}: could not be downloaded" >&2; missing+=("$label"); continue; }
+  modes=(root unprivileged)
+  [ "$(arch_of "$label")" != i686 ] || modes=(root)  # the permission suite runs on the 64-bit guests
+  for mode in "${modes[@]}"; do
+    if ((running >= at_once)); then
+      wait -n || true
+      running=$((running - 1))
     fi
+    run_guest "$label" "$mode" "$image" &
+    running=$((running + 1))
+    guests+=("$label/$mode")
   done
 done
+wait
 
-((${#missing[@]})) && echo "vm: not downloaded: ${missing[*]}" >&2
-if ((booted == 0)); then echo "vm: FAILED: no kernel could be booted" >&2; exit 1; fi
+failed=()
+for guest in "${guests[@]}"; do
+  log="$cache/kernels/${guest%/*}/${guest##*/}.log"
+  cat "$log.report" 2>/dev/null || echo "vm: $guest: no report"
+  [ "$(cat "$log.status" 2>/dev/null)" = 0 ] || failed+=("$guest")
+done
+((${#missing[@]} == 0)) || echo "vm: not downloaded: ${missing[*]}" >&2
+if ((${#guests[@]} == 0)); then echo "vm: FAILED: no kernel could be booted" >&2; exit 1; fi
 if ((${#failed[@]})); then echo "vm: FAILED: ${failed[*]}" >&2; exit 1; fi
 echo "vm: every booted kernel passed (${kernels[*]} asked, ${missing[*]:-none} missing)"
