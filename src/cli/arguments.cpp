@@ -18,11 +18,12 @@ enum given_option : unsigned {
   given_threads = 1u << 6,
   given_no_btf = 1u << 7,
   given_mode = 1u << 8,
+  given_drain = 1u << 9,
 };
 
 bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
 bool takes_map(std::string_view command) {
-  return is_dump(command) || command == "info" || command == "load";
+  return is_dump(command) || command == "info" || command == "load" || command == "copy";
 }
 bool is_command(std::string_view command) {
   return takes_map(command) || command == "list" || command == "demo" || command == "help";
@@ -40,8 +41,9 @@ std::string quoted(std::string_view text) {
 
 // Why the options given do not fit the command, or empty.
 std::string misplaced_option(std::string_view command, unsigned given) {
-  if (!is_dump(command) && command != "load" && (given & given_batch_size))
-    return "--batch-size applies to dump, drain and load";
+  if (!is_dump(command) && command != "load" && command != "copy" && (given & given_batch_size))
+    return "--batch-size applies to dump, drain, load and copy";
+  if (command != "copy" && (given & given_drain)) return "--drain applies to copy";
   if (command != "load" && (given & given_mode)) return "--mode applies to load";
   if (!is_dump(command)) {
     if (given & given_method) return "--method applies to dump and drain";
@@ -53,6 +55,22 @@ std::string misplaced_option(std::string_view command, unsigned given) {
   if (command != "demo" && (given & given_entries)) return "--entries applies to demo";
   if (command == "demo" && (given & given_json)) return "--json applies to dump, drain, info and list";
   if ((given & given_sum) && (given & given_count)) return "--sum and --count cannot be used together";
+  return {};
+}
+
+bool is_selector(std::string_view word) { return word == "id" || word == "pinned" || word == "name"; }
+
+// Why a selector's value does not fit its kind, or empty; sets the id.
+std::string check_selector(selector& which) {
+  if (which.kind == "id") {
+    auto id = parse_u32(which.value);
+    if (!id) return "id takes a number";
+    which.id = *id;
+  } else if (which.kind == "pinned") {
+    if (which.value.empty()) return "pinned takes a path";
+  } else if (which.value.empty() || which.value.size() > max_map_name) {
+    return "name takes a map name of 1 to 15 characters";
+  }
   return {};
 }
 
@@ -155,6 +173,9 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (word == "--count") {
       a.count = true;
       given |= given_count;
+    } else if (word == "--drain") {
+      a.drain = true;
+      given |= given_drain;
     } else if (word == "--no-btf") {
       a.no_btf = true;
       given |= given_no_btf;
@@ -169,10 +190,14 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (a.command.empty()) {
       if (word.empty()) return fail("unknown command ''");
       a.command = word;
-    } else if (a.selector_kind.empty() && (word == "id" || word == "pinned" || word == "name")) {
+    } else if (a.selector_kind.empty() && is_selector(word)) {
       if (!has_value) return fail(std::string(word) + " needs a value");
       a.selector_kind = word;
       a.selector_value = words[++i];
+    } else if (a.command == "copy" && a.destination.kind.empty() && is_selector(word)) {
+      if (!has_value) return fail(std::string(word) + " needs a value");
+      a.destination.kind = word;
+      a.destination.value = words[++i];
     } else {
       return fail("unexpected argument " + quoted(word));
     }
@@ -180,7 +205,7 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
 
   if (a.command.empty()) {
     if (a.help) return parsed;
-    return fail("a command is needed: dump, drain, load, info, list or demo");
+    return fail("a command is needed: dump, drain, load, copy, info, list or demo");
   }
   if (!is_command(a.command)) return fail("unknown command " + quoted(a.command));
   if (a.command == "help") {
@@ -192,14 +217,13 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
   if (takes_map(a.command)) {
     if (a.selector_kind.empty())
       return fail(std::string(a.command) + " needs a map: id N, pinned PATH or name NAME");
-    if (a.selector_kind == "id") {
-      auto id = parse_u32(a.selector_value);
-      if (!id) return fail("id takes a number");
-      a.id = *id;
-    } else if (a.selector_kind == "pinned") {
-      if (a.selector_value.empty()) return fail("pinned takes a path");
-    } else if (a.selector_value.empty() || a.selector_value.size() > max_map_name) {
-      return fail("name takes a map name of 1 to 15 characters");
+    selector source{a.selector_kind, a.selector_value};
+    if (auto why = check_selector(source); !why.empty()) return fail(why);
+    a.id = source.id;
+    if (a.command == "copy") {
+      if (a.destination.kind.empty())
+        return fail("copy needs a second map to write into: id N, pinned PATH or name NAME");
+      if (auto why = check_selector(a.destination); !why.empty()) return fail(why);
     }
   } else if (!a.selector_kind.empty()) {
     return fail(std::string(a.command) + " takes no map");

@@ -16,9 +16,18 @@ namespace bpfbatch::cli {
 // load --mode: how each entry meets the map (BPF_ANY, BPF_EXIST, BPF_NOEXIST).
 enum class load_mode { any, exist, noexist };
 
+// A map as the command line names it: id N, pinned PATH or name NAME.
+struct selector {
+  std::string_view kind;   // "id", "pinned" or "name"
+  std::string_view value;  // the text after kind
+  std::uint32_t id = 0;    // value as a number, for "id"
+
+  bool operator==(const selector&) const = default;
+};
+
 // Each field is a view into the argument strings, which must outlive it.
 struct arguments {
-  std::string_view command;         // dump, drain, load, info, list, demo or help; empty with --help alone
+  std::string_view command;  // dump, drain, load, copy, info, list, demo or help; empty with --help alone
   std::string_view selector_kind;   // "id", "pinned" or "name"; empty for list and demo
   std::string_view selector_value;  // the text after selector_kind
   std::uint32_t id = 0;             // selector_value as a number, for "id"
@@ -35,6 +44,8 @@ struct arguments {
   std::uint32_t entries = 100'000;
   std::string_view input;  // load: the document's file, "-" or empty for stdin
   load_mode mode = load_mode::any;
+  selector destination;  // copy: the map written into
+  bool drain = false;    // copy --drain: move the elements (deleted from the source)
 
   bool operator==(const arguments&) const = default;
 };

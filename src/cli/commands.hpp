@@ -8,6 +8,7 @@ namespace bpfbatch::cli {
 int run_dump(const arguments& o);  // dump and drain
 int run_info(const arguments& o);
 int run_load(const arguments& o);
+int run_copy(const arguments& o);
 int run_list(const arguments& o);
 int run_demo(const arguments& o);
 

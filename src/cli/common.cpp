@@ -66,8 +66,10 @@ void print_error(std::string_view text) {
 
 std::string subject_of(const arguments& o) {
   if (o.selector_kind.empty()) return std::string(o.command);
-  return std::string(o.selector_kind) + " " + escaped(o.selector_value);
+  return subject_of(selector{o.selector_kind, o.selector_value, o.id});
 }
+
+std::string subject_of(const selector& which) { return std::string(which.kind) + " " + escaped(which.value); }
 
 std::string describe(std::string_view subject, std::error_code error, const map_info* info, command failed) {
   std::string text(subject);
@@ -100,6 +102,12 @@ std::string describe(std::string_view subject, std::error_code error, const map_
     case EINVAL:
       if (info == nullptr && failed == command::none) return text + "not a BPF map";
       break;
+    case E2BIG:
+      // What htab_map_update_elem (and the queue's push) answer when every
+      // one of max_entries is taken.
+      if (info != nullptr && (failed == command::map_update_batch || failed == command::map_update_elem))
+        return text + "the map is full (" + std::to_string(info->max_entries) + " entries)";
+      break;
     default:
       break;
   }
@@ -120,14 +128,18 @@ int finish(output& out, std::string_view subject) {
 }
 
 map open_selected(const arguments& o, access rights) {
-  const std::string subject = subject_of(o);
-  if (o.selector_kind == "id") {
-    auto m = map::open_id(o.id, {rights});
+  return open_map({o.selector_kind, o.selector_value, o.id}, rights);
+}
+
+map open_map(const selector& which, access rights) {
+  const std::string subject = subject_of(which);
+  if (which.kind == "id") {
+    auto m = map::open_id(which.id, {rights});
     if (!m) fail(subject, m.error());
     return std::move(*m);
   }
-  if (o.selector_kind == "pinned") {
-    const std::string path(o.selector_value);
+  if (which.kind == "pinned") {
+    const std::string path(which.value);
     auto m = map::open_pinned(path.c_str(), {rights});
     if (!m) fail(subject, m.error());
     return std::move(*m);
@@ -142,7 +154,7 @@ map open_selected(const arguments& o, access rights) {
       if (m.error() == make_error(ENOENT)) continue;  // gone since its id was listed
       fail(subject, m.error(), nullptr, command::map_get_fd_by_id);
     }
-    if (m->info().name() == o.selector_value) matches.push_back(std::move(*m));
+    if (m->info().name() == which.value) matches.push_back(std::move(*m));
   }
   if (id.error().value() != ENOENT) fail(subject, id.error(), nullptr, command::map_get_next_id);
   if (matches.empty()) fail(subject, make_error(ENOENT), nullptr, command::none);

@@ -38,6 +38,9 @@ std::string describe(std::string_view subject, std::error_code error, const map_
 // Opens the map the selector names (parse_arguments made sure there is
 // one), with the rights asked for; on failure prints why and exits.
 map open_selected(const arguments& o, access rights);
+// The same for any map selector (copy's destination).
+map open_map(const selector& which, access rights);
+std::string subject_of(const selector& which);
 
 // Flushes stdout at the end of a command: 0, or status 1 with a message
 // when it cannot be written. A reader that went away (| head) ends the tool

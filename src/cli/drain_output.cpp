@@ -39,19 +39,6 @@ std::size_t entries_read(const entry_format& format, const batch& b, bool first,
   return done;
 }
 
-const char* signal_name(int signal) {
-  switch (signal) {
-    case SIGINT:
-      return "SIGINT";
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGHUP:
-      return "SIGHUP";
-    default:
-      return "a signal";
-  }
-}
-
 }  // namespace
 
 drain_output::drain_output(output& out, const entry_format& format, const map& m, bool count_only)

@@ -34,6 +34,7 @@ Commands:
   dump MAP     print every entry
   drain MAP    print and delete every entry
   load MAP [FILE|-]  write the entries of a dump -j document into MAP
+  copy MAP MAP  write every entry of the first map into the second
   info MAP     what the map is, and which batch commands it supports
   list         every map on the system
   demo         create two maps, fill them, and time a batched read against a walk
@@ -107,6 +108,28 @@ Prints "Applied N entries". Exit status: 0 done; 1 an error, after saying
 which entry failed and how many were applied before it; 2 a usage error.
 Maps whose values are descriptors (maps of maps, program arrays, socket
 maps) are refused: their dumps hold ids.
+)";
+
+constexpr std::string_view copy_help = R"(Usage: bpfbatch copy SOURCE DESTINATION [OPTIONS]
+Write every entry of SOURCE into DESTINATION (each id N | pinned PATH |
+name NAME), in batches: a batch read (BPF_MAP_LOOKUP_BATCH, or a key walk),
+then written (BPF_MAP_UPDATE_BATCH). Both maps must have the same key and
+value sizes, and both or neither hold a value per CPU; entries of SOURCE
+replace those of DESTINATION with the same key.
+
+Options:
+      --drain          move the entries: each batch is deleted from SOURCE
+                       as it is read (lookup-and-delete, as drain does);
+                       what DESTINATION refuses (a full map) is put back
+                       into SOURCE, so that the two maps together always
+                       hold every entry. Queues and stacks move only so.
+                       SIGINT, SIGTERM and SIGHUP stop it between batches.
+      --batch-size N   elements per kernel call
+  -j, --json           print {"copied": N} ({"moved": N} with --drain)
+
+Prints "Copied N entries" ("Moved N entries"). Exit status: 0 done; 1 an
+error, after saying how many entries were copied (or moved, and put back)
+before it; 2 a usage error. Maps whose values are descriptors are refused.
 )";
 
 constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j]
@@ -199,6 +222,7 @@ int main(int argc, char** argv) {
   if (o.version) return print("bpfbatch " BPFBATCH_VERSION "\n");
   if (o.command == "dump" || o.command == "drain") return o.help ? print(dump_help) : run_dump(o);
   if (o.command == "load") return o.help ? print(load_help) : run_load(o);
+  if (o.command == "copy") return o.help ? print(copy_help) : run_copy(o);
   if (o.command == "info") return o.help ? print(info_help) : run_info(o);
   if (o.command == "list") return o.help ? print(list_help) : run_list(o);
   if (o.command == "demo") return o.help ? print(demo_help) : run_demo(o);

@@ -57,4 +57,17 @@ void end_by_signal(int signal) noexcept {
   ::_exit(128 + signal);  // if the signal's default is to be ignored
 }
 
+const char* signal_name(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
+
 }  // namespace bpfbatch::cli

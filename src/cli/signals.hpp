@@ -30,4 +30,7 @@ const sigset_t* wait_mask() noexcept;
 // shell sees "killed by SIGINT" and stops its loop.
 [[noreturn]] void end_by_signal(int signal) noexcept;
 
+// "SIGINT", "SIGTERM", "SIGHUP", or "a signal": for messages.
+const char* signal_name(int signal);
+
 }  // namespace bpfbatch::cli

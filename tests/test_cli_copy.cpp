@@ -1,0 +1,147 @@
+// The tool's copy: every element of one map written into another; --drain
+// moves them, and loses none when the destination refuses some. Checked
+// against GET_NEXT_KEY walks of both maps (support::reference_walk).
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <bpfbatch/map.hpp>
+
+#include "cli_support.hpp"
+#include "support.hpp"
+
+using namespace bpfbatch;
+using cli_support::cli;
+using cli_support::pinned_map;
+
+namespace {
+
+pinned_map filled(map_type type, std::uint32_t value_size, std::uint32_t entries, std::uint32_t max_entries,
+                  const std::string& name) {
+  map m = support::create(type, 4, value_size, max_entries);
+  support::fill(m, entries);
+  return pinned_map(std::move(m), name);
+}
+
+pinned_map empty(map_type type, std::uint32_t value_size, std::uint32_t max_entries,
+                 const std::string& name) {
+  return pinned_map(support::create(type, 4, value_size, max_entries), name);
+}
+
+// Both maps' elements together, failing the test on a key held by both with
+// different values (a move never duplicates an element).
+support::contents united(const support::contents& a, const support::contents& b) {
+  support::contents all = a;
+  for (const auto& [key, values] : b) {
+    auto [it, inserted] = all.emplace(key, values);
+    if (!inserted) CHECK(it->second == values);
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("copy writes every element of a hash into an empty twin and says how many") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 3000, 4096, "copy_src");
+  pinned_map destination = empty(map_type::hash, 8, 4096, "copy_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--batch-size", "100"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "Copied 3000 entries\n");
+  const auto original = support::reference_walk(source.m.fd());
+  CHECK(original.size() == 3000);
+  CHECK(support::reference_walk(destination.m.fd()) == original);
+}
+
+TEST_CASE("copy of a per-CPU hash keeps every CPU's value, with -j counting them") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::percpu_hash, 12, 500, 512, "copy_pcpu_src");
+  pinned_map destination = empty(map_type::percpu_hash, 12, 512, "copy_pcpu_dst");
+  auto r = cli({"-j", "copy", "pinned", source.path, "pinned", destination.path});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "{\"copied\":500}\n");
+  CHECK(support::reference_walk(destination.m.fd()) == support::reference_walk(source.m.fd()));
+}
+
+TEST_CASE("copy --drain moves every element and leaves the source empty") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 2000, 2048, "move_src");
+  pinned_map destination = empty(map_type::lru_hash, 8, 4096, "move_dst");
+  const auto original = support::reference_walk(source.m.fd());
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "Moved 2000 entries\n");
+  CHECK(support::reference_walk(source.m.fd()).empty());
+  CHECK(support::reference_walk(destination.m.fd()) == original);
+}
+
+TEST_CASE(
+    "copy --drain into a destination that fills up midway loses nothing: source plus destination is "
+    "the original set") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 1000, 1024, "move_full_src");
+  pinned_map destination = empty(map_type::hash, 8, 300, "move_full_dst");
+  const auto original = support::reference_walk(source.m.fd());
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain", "--batch-size", "128"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("the map is full (300 entries); 300 entries moved before it, ") != std::string::npos);
+  const auto left = support::reference_walk(source.m.fd());
+  const auto moved = support::reference_walk(destination.m.fd());
+  CHECK(moved.size() == 300);
+  CHECK(left.size() == 700);
+  CHECK(united(left, moved) == original);
+}
+
+TEST_CASE("copy --drain moves a queue's values, in order") {
+  REQUIRE_KERNEL();
+  map source_map = support::create(map_type::queue, 0, 4, 64);
+  for (std::uint32_t i = 0; i < 40; ++i) REQUIRE(source_map.push(std::as_bytes(std::span(&i, 1))));
+  pinned_map source(std::move(source_map), "move_queue_src");
+  pinned_map destination = pinned_map(support::create(map_type::queue, 0, 4, 64), "move_queue_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out == "Moved 40 entries\n");
+  std::uint32_t value = 0;
+  CHECK_FALSE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));  // empty: ENOENT
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    REQUIRE(destination.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+    CHECK(value == i);
+  }
+}
+
+TEST_CASE("copy refuses maps whose keys, values or per-CPU layout differ, and touches neither") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 10, 16, "copy_refuse_src");
+  pinned_map other_value = empty(map_type::hash, 12, 16, "copy_refuse_val");
+  pinned_map per_cpu = empty(map_type::percpu_hash, 8, 16, "copy_refuse_pcpu");
+  pinned_map queue(support::create(map_type::queue, 0, 8, 16), "copy_refuse_q");
+  for (const pinned_map* destination : {&other_value, &per_cpu}) {
+    auto r = cli({"copy", "pinned", source.path, "pinned", destination->path, "--drain"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("cannot copy a hash map into a ") != std::string::npos);
+    CHECK(support::reference_walk(destination->m.fd()).empty());
+  }
+  auto itself = cli({"copy", "pinned", source.path, "pinned", source.path, "--drain"});
+  CHECK(itself.status == 1);
+  CHECK(itself.err.find("cannot copy a map into itself") != std::string::npos);
+  pinned_map other_queue(support::create(map_type::queue, 0, 8, 16), "copy_refuse_q2");
+  auto from_queue = cli({"copy", "pinned", queue.path, "pinned", other_queue.path});
+  CHECK(from_queue.status == 1);
+  CHECK(from_queue.err.find("use copy --drain") != std::string::npos);
+  CHECK(support::reference_walk(source.m.fd()).size() == 10);
+}
+
+TEST_CASE("copy needs two maps, and --drain belongs to copy alone") {
+  CHECK(cli({"copy", "id", "1"}).status == 2);
+  CHECK(cli({"copy", "id", "1", "id"}).status == 2);
+  CHECK(cli({"copy", "id", "1", "id", "x"}).status == 2);
+  CHECK(cli({"dump", "id", "1", "--drain"}).status == 2);
+}
