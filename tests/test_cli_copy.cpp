@@ -70,7 +70,7 @@ TEST_CASE("copy of a per-CPU hash keeps every CPU's value, with -j counting them
 TEST_CASE("copy --drain moves every element and leaves the source empty") {
   REQUIRE_KERNEL();
   pinned_map source = filled(map_type::hash, 8, 2000, 2048, "move_src");
-  pinned_map destination = empty(map_type::lru_hash, 8, 4096, "move_dst");
+  pinned_map destination = empty(map_type::hash, 8, 4096, "move_dst");
   const auto original = support::reference_walk(source.m.fd());
   auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain"});
   INFO(r.err);
@@ -133,6 +133,11 @@ TEST_CASE("copy refuses maps whose keys, values or per-CPU layout differ, and to
   CHECK(itself.status == 1);
   CHECK(itself.err.find("cannot copy a map into itself") != std::string::npos);
   pinned_map other_queue(support::create(map_type::queue, 0, 8, 16), "copy_refuse_q2");
+  pinned_map lru = empty(map_type::lru_hash, 8, 4096, "copy_refuse_lru");
+  auto into_lru = cli({"copy", "pinned", source.path, "pinned", lru.path, "--drain"});
+  CHECK(into_lru.status == 1);
+  CHECK(into_lru.err.find("cannot move into an LRU map") != std::string::npos);
+  CHECK(support::reference_walk(lru.m.fd()).empty());
   auto from_queue = cli({"copy", "pinned", queue.path, "pinned", other_queue.path});
   CHECK(from_queue.status == 1);
   CHECK(from_queue.err.find("use copy --drain") != std::string::npos);

@@ -41,6 +41,12 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
     return "cannot copy a " + types + ": keys of " + std::to_string(from.key_size) + " and " +
            std::to_string(to.key_size) + " bytes, values of " + std::to_string(from.value_size) + " and " +
            std::to_string(to.value_size) + " bytes";
+  // An LRU map makes room by evicting (htab_lru_map_update_elem never
+  // refuses for lack of space, and its per-CPU free lists evict before
+  // max_entries is reached): elements moved into one could vanish unseen.
+  if (drain && (to.type == map_type::lru_hash || to.type == map_type::lru_percpu_hash))
+    return "cannot move into an LRU map: it evicts elements to make room instead of refusing them, and "
+           "moved elements would be lost; copy without --drain";
   if (!drain && (from.type == map_type::queue || from.type == map_type::stack))
     return "a " + std::string(map_type_name(from.type)) +
            " cannot be read without taking its elements: use copy --drain to move them";

@@ -122,7 +122,9 @@ Options:
                        as it is read (lookup-and-delete, as drain does);
                        what DESTINATION refuses (a full map) is put back
                        into SOURCE, so that the two maps together always
-                       hold every entry. Queues and stacks move only so.
+                       hold every entry. Queues and stacks move only so;
+                       LRU maps, which evict rather than refuse, are not
+                       moved into.
                        SIGINT, SIGTERM and SIGHUP stop it between batches.
       --batch-size N   elements per kernel call
   -j, --json           print {"copied": N} ({"moved": N} with --drain)
