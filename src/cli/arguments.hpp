@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <bpfbatch/batch_options.hpp>
 
@@ -35,6 +36,9 @@ struct arguments {
   std::uint32_t entries = 100'000;
   std::string_view input;  // load: the document's file, "-" or empty for stdin
   load_mode mode = load_mode::any;
+  // bpftool's element verbs (elements.cpp): the words after the map (for
+  // create, every word after the verb), read by the verb itself.
+  std::vector<std::string_view> operands;
 
   bool operator==(const arguments&) const = default;
 };
@@ -46,6 +50,9 @@ struct parsed_arguments {
 
 // Parses argv[1..]: what each option means is in the tool's --help.
 parsed_arguments parse_arguments(std::span<const std::string_view> words);
+
+// bpftool's map verbs on elements and maps (lookup, update, pin, ...).
+bool is_element_verb(std::string_view command) noexcept;
 
 // A word from the command line made fit for a one-line message: control
 // characters (a newline in a path) are written as \xHH.
