@@ -45,7 +45,8 @@ struct both_runs {
 
 // `bpftool [-j] map VERB pinned THEIRS WORDS...` and
 // `bpfbatch [-j] VERB pinned OURS WORDS...`.
-both_runs run_both(const twins& t, bool json, const std::string& verb, const std::vector<std::string>& words) {
+both_runs run_both(const twins& t, bool json, const std::string& verb,
+                   const std::vector<std::string>& words) {
   std::vector<std::string> theirs, ours;
   if (json) {
     theirs.push_back("-j");
@@ -112,10 +113,10 @@ void compare(map_type type, std::uint32_t key_size, std::uint32_t value_size, st
   }
 }
 
-#define REQUIRE_BPFTOOL()                   \
-  do {                                      \
-    REQUIRE_KERNEL();                       \
-    if (bpftool_path().empty()) return;     \
+#define REQUIRE_BPFTOOL()               \
+  do {                                  \
+    REQUIRE_KERNEL();                   \
+    if (bpftool_path().empty()) return; \
   } while (0)
 
 support::contents contents_of(const bpfbatch::map& m) { return support::reference_walk(m.fd()); }
@@ -151,7 +152,8 @@ TEST_CASE("lookup reads bytes as bpftool's strtoul does: decimal, 0x hexadecimal
   REQUIRE(cli({"update", "pinned", t.theirs.path, "key", "1", "8", "0", "0", "value", "0", "0", "0", "0", "0",
                "0", "0", "0"})
               .status == 0);
-  for (bool json : {false, true}) check_same_output(run_both(t, json, "lookup", {"key", "0x1", "010", "0", "00"}), json);
+  for (bool json : {false, true})
+    check_same_output(run_both(t, json, "lookup", {"key", "0x1", "010", "0", "00"}), json);
 }
 
 TEST_CASE("update writes what bpftool writes, with each form of bytes") {
@@ -159,9 +161,11 @@ TEST_CASE("update writes what bpftool writes, with each form of bytes") {
   compare(map_type::hash, 4, 8, 16, 2, "update",
           {"key", "7", "0", "0", "0", "value", "1", "2", "3", "4", "5", "6", "7", "255"}, true);
   compare(map_type::hash, 4, 8, 16, 2, "update",
-          {"key", "hex", "07", "00", "00", "00", "value", "hex", "0a", "ff", "0x10", "00", "00", "00", "00", "01"},
+          {"key", "hex", "07", "00", "00", "00", "value", "hex", "0a", "ff", "0x10", "00", "00", "00", "00",
+           "01"},
           true);
-  compare(map_type::array, 4, 4, 8, 0, "update", {"key", "3", "0", "0", "0", "value", "9", "9", "9", "9"}, true);
+  compare(map_type::array, 4, 4, 8, 0, "update", {"key", "3", "0", "0", "0", "value", "9", "9", "9", "9"},
+          true);
 }
 
 TEST_CASE("update noexist of a key in the map fails as bpftool's does and changes nothing") {
@@ -204,8 +208,8 @@ TEST_CASE("update of a frozen map fails as bpftool's does and changes nothing") 
     twins t(map_type::hash, 4, 8, 16, 4);
     REQUIRE(support::freeze(t.theirs.m.fd()) == 0);
     REQUIRE(support::freeze(t.ours.m.fd()) == 0);
-    const both_runs r =
-        run_both(t, json, "update", {"key", "1", "0", "0", "0", "value", "1", "1", "1", "1", "1", "1", "1", "1"});
+    const both_runs r = run_both(
+        t, json, "update", {"key", "1", "0", "0", "0", "value", "1", "1", "1", "1", "1", "1", "1", "1"});
     check_same_output(r, json);
     CHECK(r.ours.status != 0);
     CHECK(r.ours.err.find("frozen") != std::string::npos);
@@ -217,9 +221,9 @@ TEST_CASE("update of a map read-only for user space fails as bpftool's does") {
   REQUIRE_BPFTOOL();
   for (bool json : {false, true}) {
     twins t(map_type::hash, 4, 8, 16, 0, BPF_F_RDONLY);
-    check_same_output(
-        run_both(t, json, "update", {"key", "1", "0", "0", "0", "value", "1", "1", "1", "1", "1", "1", "1", "1"}),
-        json);
+    check_same_output(run_both(t, json, "update",
+                               {"key", "1", "0", "0", "0", "value", "1", "1", "1", "1", "1", "1", "1", "1"}),
+                      json);
     check_same_contents(t);
   }
 }
@@ -287,10 +291,11 @@ TEST_CASE("push onto a full queue fails as bpftool's does") {
 
 TEST_CASE("update of a per-CPU map with one value writes it on every CPU, as bpftool") {
   REQUIRE_BPFTOOL();
-  compare(map_type::percpu_hash, 4, 4, 16, 2, "update", {"key", "5", "0", "0", "0", "value", "7", "0", "0", "1"},
-          true);
+  compare(map_type::percpu_hash, 4, 4, 16, 2, "update",
+          {"key", "5", "0", "0", "0", "value", "7", "0", "0", "1"}, true);
   compare(map_type::percpu_array, 4, 12, 4, 0, "update",
-          {"key", "1", "0", "0", "0", "value", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}, true);
+          {"key", "1", "0", "0", "0", "value", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"},
+          true);
 }
 
 TEST_CASE("lookup of a per-CPU map prints each CPU's value as bpftool") {
@@ -313,7 +318,8 @@ TEST_CASE("update of a per-CPU map takes one value for each possible CPU") {
   REQUIRE(c.size() == 1);
   const auto& values = c.begin()->second;
   REQUIRE(values.size() == cpus);
-  for (std::uint32_t cpu = 0; cpu < cpus; ++cpu) CHECK(std::to_integer<unsigned>(values[cpu][0]) == (cpu + 1) % 256);
+  for (std::uint32_t cpu = 0; cpu < cpus; ++cpu)
+    CHECK(std::to_integer<unsigned>(values[cpu][0]) == (cpu + 1) % 256);
 }
 
 TEST_CASE("a per-CPU value for another number of CPUs is refused and changes nothing") {
@@ -331,16 +337,16 @@ TEST_CASE("a per-CPU value for another number of CPUs is refused and changes not
 TEST_CASE("words that are not bytes are refused, naming the word, and change nothing") {
   REQUIRE_KERNEL();
   pinned_map p(support::create(map_type::hash, 4, 4, 4), "el_bytes");
-  for (const std::vector<std::string>& key : std::vector<std::vector<std::string>>{
-           {"256", "0", "0", "0"},
-           {"hex", "0g", "0", "0", "0"},
-           {"hex", "100", "0", "0", "0"},
-           {"0x", "0", "0", "0"},
-           {"", "0", "0", "0"},
-           {"+1", "0", "0", "0"},
-           {" 1", "0", "0", "0"},
-           {"08", "0", "0", "0"},
-           {"99999999999999999999", "0", "0", "0"}}) {
+  for (const std::vector<std::string>& key :
+       std::vector<std::vector<std::string>>{{"256", "0", "0", "0"},
+                                             {"hex", "0g", "0", "0", "0"},
+                                             {"hex", "100", "0", "0", "0"},
+                                             {"0x", "0", "0", "0"},
+                                             {"", "0", "0", "0"},
+                                             {"+1", "0", "0", "0"},
+                                             {" 1", "0", "0", "0"},
+                                             {"08", "0", "0", "0"},
+                                             {"99999999999999999999", "0", "0", "0"}}) {
     std::vector<std::string> words = {"update", "pinned", p.path, "key"};
     words.insert(words.end(), key.begin(), key.end());
     words.insert(words.end(), {"value", "1", "1", "1", "1"});
@@ -351,7 +357,8 @@ TEST_CASE("words that are not bytes are refused, naming the word, and change not
     CHECK(r.out.empty());
   }
   // A negative byte looks like an option.
-  CHECK(cli({"update", "pinned", p.path, "key", "-1", "0", "0", "0", "value", "1", "1", "1", "1"}).status == 2);
+  CHECK(cli({"update", "pinned", p.path, "key", "-1", "0", "0", "0", "value", "1", "1", "1", "1"}).status ==
+        2);
   CHECK(contents_of(p.m).empty());
 }
 
@@ -365,11 +372,15 @@ TEST_CASE("misplaced and repeated words are refused as bpftool refuses them") {
   for (const refusal& c : std::vector<refusal>{
            {{"update", "pinned", p.path, "key", "1", "0", "0", "0"}, "did not find value"},
            {{"update", "pinned", p.path, "value", "1", "0", "0", "0"}, "did not find key"},
-           {{"update", "pinned", p.path, "key", "1", "0", "0", "0", "key", "1", "0", "0", "0"}, "duplicate key"},
-           {{"update", "pinned", p.path, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0", "any", "exist"},
+           {{"update", "pinned", p.path, "key", "1", "0", "0", "0", "key", "1", "0", "0", "0"},
+            "duplicate key"},
+           {{"update", "pinned", p.path, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0", "any",
+             "exist"},
             "flags specified multiple times"},
-           {{"lookup", "pinned", p.path, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0"}, "unnecessary value"},
-           {{"lookup", "pinned", p.path, "key", "1", "0", "0", "0", "junk"}, "expected key or value, got: junk"},
+           {{"lookup", "pinned", p.path, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0"},
+            "unnecessary value"},
+           {{"lookup", "pinned", p.path, "key", "1", "0", "0", "0", "junk"},
+            "expected key or value, got: junk"},
            {{"pin", "pinned", p.path}, "takes one FILE"},
            {{"freeze", "pinned", p.path, "now"}, "unexpected argument"},
        }) {
@@ -413,10 +424,10 @@ TEST_CASE("pin pins the map as bpftool's pin does") {
   for (bool json : {false, true}) {
     twins t(map_type::hash, 4, 8, 16, 2);
     const std::string theirs_pin = t.theirs.path + "_pin", ours_pin = t.ours.path + "_pin";
-    const auto theirs = run_program(bpftool_path(), json ? std::vector<std::string>{"-j", "map", "pin", "pinned",
-                                                                                   t.theirs.path, theirs_pin}
-                                                        : std::vector<std::string>{"map", "pin", "pinned",
-                                                                                   t.theirs.path, theirs_pin});
+    const auto theirs =
+        run_program(bpftool_path(),
+                    json ? std::vector<std::string>{"-j", "map", "pin", "pinned", t.theirs.path, theirs_pin}
+                         : std::vector<std::string>{"map", "pin", "pinned", t.theirs.path, theirs_pin});
     const auto ours = cli(json ? std::vector<std::string>{"-j", "pin", "pinned", t.ours.path, ours_pin}
                                : std::vector<std::string>{"pin", "pinned", t.ours.path, ours_pin});
     check_same_output({theirs, ours}, json);
@@ -481,8 +492,8 @@ TEST_CASE("create makes the map bpftool's create makes") {
   const std::string dir = support::bpffs_dir();
   for (bool json : {false, true}) {
     const std::string theirs = dir + "/el_create_theirs", ours = dir + "/el_create_ours";
-    std::vector<std::string> words = {"type", "lru_hash", "key", "8", "value", "16", "entries", "32",
-                                      "name", "el_made", "flags", "0x2"};
+    std::vector<std::string> words = {"type",    "lru_hash", "key",  "8",       "value", "16",
+                                      "entries", "32",       "name", "el_made", "flags", "0x2"};
     std::vector<std::string> theirs_args = {"map", "create", theirs}, ours_args = {"create", ours};
     if (json) {
       theirs_args.insert(theirs_args.begin(), "-j");
@@ -511,8 +522,9 @@ TEST_CASE("create of a hash of maps takes its inner map as bpftool's create does
   pinned_map inner(support::create(map_type::array, 4, 4, 2), "el_inner");
   const std::string dir = support::bpffs_dir();
   const std::string theirs = dir + "/el_outer_theirs", ours = dir + "/el_outer_ours";
-  const std::vector<std::string> words = {"type", "hash_of_maps", "key", "4", "value", "4", "entries", "8",
-                                          "name", "el_outer", "inner_map", "pinned", inner.path};
+  const std::vector<std::string> words = {"type",      "hash_of_maps", "key",     "4",    "value",
+                                          "4",         "entries",      "8",       "name", "el_outer",
+                                          "inner_map", "pinned",       inner.path};
   std::vector<std::string> theirs_args = {"map", "create", theirs}, ours_args = {"create", ours};
   theirs_args.insert(theirs_args.end(), words.begin(), words.end());
   ours_args.insert(ours_args.end(), words.begin(), words.end());
@@ -530,16 +542,18 @@ TEST_CASE("create refuses an unknown type, a missing name and a name too long, c
   for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
            {"create", path, "type", "hashish", "key", "4", "value", "4", "entries", "4", "name", "x"},
            {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4"},
-           {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4", "name", "sixteen_chars_xx"},
+           {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4", "name",
+            "sixteen_chars_xx"},
            {"create", path, "type", "hash", "key", "four", "value", "4", "entries", "4", "name", "x"},
            {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4", "name"},
-           {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4", "name", "x", "inner_map", "id",
-            "x"}}) {
+           {"create", path, "type", "hash", "key", "4", "value", "4", "entries", "4", "name", "x",
+            "inner_map", "id", "x"}}) {
     const auto r = cli(words);
     CHECK(r.status == 2);
     CHECK(::access(path.c_str(), F_OK) != 0);
   }
-  const auto kernel = cli({"create", path, "type", "hash", "key", "0", "value", "4", "entries", "4", "name", "x"});
+  const auto kernel =
+      cli({"create", path, "type", "hash", "key", "0", "value", "4", "entries", "4", "name", "x"});
   CHECK(kernel.status == 1);
   CHECK(::access(path.c_str(), F_OK) != 0);
 }

@@ -43,7 +43,8 @@ bool is(std::error_code error, int errno_value) { return error == make_error(err
 [[noreturn]] void element_failed(const arguments& o, const map& m, std::error_code error, command failed,
                                  std::uint64_t flags = BPF_ANY) {
   const char* cause = nullptr;
-  if (is(error, ENOENT)) cause = flags == BPF_EXIST ? "the key is not in the map (exist)" : "the key is not in the map";
+  if (is(error, ENOENT))
+    cause = flags == BPF_EXIST ? "the key is not in the map (exist)" : "the key is not in the map";
   if (is(error, EEXIST)) cause = "the key is already in the map (noexist)";
   if (is(error, E2BIG)) cause = "the map is full";
   if (is(error, EPERM) && failed == command::map_freeze)
@@ -66,7 +67,8 @@ int done_quietly(const arguments& o) {
 // before it removes anything.
 class element_printer {
  public:
-  element_printer(const arguments& o, const map& m) : o_(o), info_(m.info()), formats_(btf_formats_for(o, m)) {}
+  element_printer(const arguments& o, const map& m)
+      : o_(o), info_(m.info()), formats_(btf_formats_for(o, m)) {}
 
   int print(std::span<const std::byte> key, std::span<const std::byte> value) const {
     const entry_format format{.info = info_,
@@ -117,7 +119,8 @@ int run_lookup(const arguments& o) {
 int run_update(const arguments& o) {
   const map m = open_selected(o, access::read_write);
   const element_words w = words_for(o, m, takes_key | takes_value | takes_flags);
-  const auto written = m.info().key_size == 0 ? m.push(w.value, w.flags) : m.update_element(w.key, w.value, w.flags);
+  const auto written =
+      m.info().key_size == 0 ? m.push(w.value, w.flags) : m.update_element(w.key, w.value, w.flags);
   if (!written) element_failed(o, m, written.error(), command::map_update_elem, w.flags);
   return done_quietly(o);
 }
@@ -166,7 +169,8 @@ int run_pop(const arguments& o) {
   const element_printer printer(o, m);
   std::vector<std::byte> value(static_cast<std::size_t>(info.value_bytes()));
   if (auto popped = m.pop(value); !popped) {
-    if (!is(popped.error(), ENOENT)) element_failed(o, m, popped.error(), command::map_lookup_and_delete_elem);
+    if (!is(popped.error(), ENOENT))
+      element_failed(o, m, popped.error(), command::map_lookup_and_delete_elem);
     output out(1);
     out.put(o.json ? "null\n" : "Error: empty map\n");  // bpftool prints it on stdout
     (void)finish(out, subject_of(o));
@@ -207,7 +211,6 @@ int run_freeze(const arguments& o) {
   if (auto frozen = m.freeze(); !frozen) element_failed(o, m, frozen.error(), command::map_freeze);
   return done_quietly(o);
 }
-
 
 // bpftool's TYPE names (map_type_from_str): the library's map_type_name.
 std::optional<map_type> map_type_named(std::string_view name) {

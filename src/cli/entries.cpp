@@ -1,9 +1,8 @@
 #include "entries.hpp"
 
-#include <cstdlib>
-
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include <bpfbatch/btf.hpp>
@@ -118,8 +117,7 @@ void print_entry_json(output& out, const entry_format& f, const element& e) {
     out.put(']');
   } else {
     out.put("\"value\":").json_bytes(e.value);
-    if (is_map_in_map(f.info.type))
-      out.put(",\"inner_map_id\":").number(std::uint64_t{e.inner_map_id()});
+    if (is_map_in_map(f.info.type)) out.put(",\"inner_map_id\":").number(std::uint64_t{e.inner_map_id()});
   }
   if (f.value_btf != nullptr && f.sum_word == 0) put_formatted_json(out, f, e);
   out.put('}');
