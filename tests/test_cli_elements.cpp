@@ -233,6 +233,18 @@ TEST_CASE("delete removes the key as bpftool's does") {
   compare(map_type::hash, 4, 8, 16, 4, "delete", {"key", "2", "0", "0", "0"}, true);
 }
 
+TEST_CASE("an array refuses a key past its end and any delete, as bpftool's update and delete fail") {
+  REQUIRE_BPFTOOL();
+  compare(map_type::array, 4, 4, 4, 4, "update", {"key", "4", "0", "0", "0", "value", "1", "1", "1", "1"},
+          false);
+  compare(map_type::array, 4, 4, 4, 4, "delete", {"key", "1", "0", "0", "0"}, false);
+  pinned_map p(support::create(map_type::array, 4, 4, 4), "el_array");
+  CHECK(cli({"update", "pinned", p.path, "key", "4", "0", "0", "0", "value", "1", "1", "1", "1"})
+            .err.find("past the array's end") != std::string::npos);
+  CHECK(cli({"delete", "pinned", p.path, "key", "1", "0", "0", "0"}).err.find("cannot be deleted") !=
+        std::string::npos);
+}
+
 TEST_CASE("delete of a missing key fails as bpftool's does") {
   REQUIRE_BPFTOOL();
   compare(map_type::hash, 4, 8, 16, 4, "delete", {"key", "9", "0", "0", "0"}, false);

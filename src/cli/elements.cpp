@@ -36,6 +36,12 @@ element_words words_for(const arguments& o, const map& m, unsigned parts) {
   return w;
 }
 
+bool is_array(map_type type) {
+  return type == map_type::array || type == map_type::percpu_array || type == map_type::prog_array ||
+         type == map_type::perf_event_array || type == map_type::cgroup_array ||
+         type == map_type::array_of_maps;
+}
+
 bool is(std::error_code error, int errno_value) { return error == make_error(errno_value); }
 
 // A failed element command: the causes a script meets most (a missing key,
@@ -46,7 +52,12 @@ bool is(std::error_code error, int errno_value) { return error == make_error(err
   if (is(error, ENOENT))
     cause = flags == BPF_EXIST ? "the key is not in the map (exist)" : "the key is not in the map";
   if (is(error, EEXIST)) cause = "the key is already in the map (noexist)";
-  if (is(error, E2BIG)) cause = "the map is full";
+  // Arrays answer E2BIG for an index past max_entries (array_map_update_elem)
+  // and EINVAL to any delete (array_map_delete_elem).
+  const bool array = is_array(m.info().type);
+  if (is(error, E2BIG)) cause = array ? "the key is past the array's end (max_entries)" : "the map is full";
+  if (is(error, EINVAL) && array && failed == command::map_delete_elem)
+    cause = "an array's elements cannot be deleted";
   if (is(error, EPERM) && failed == command::map_freeze)
     cause = "operation not permitted: the map is frozen already, or opened read-only";
   if (is(error, EBUSY) && failed == command::map_freeze) cause = "the map is mapped writable (mmap)";
