@@ -301,6 +301,40 @@ TEST_CASE("push onto a full queue fails as bpftool's does") {
   }
 }
 
+TEST_CASE("update of a map of maps takes the inner MAP as bpftool's update does") {
+  REQUIRE_BPFTOOL();
+  pinned_map inner(support::create(map_type::array, 4, 4, 2), "el_inner");
+  for (bool json : {false, true}) {
+    CAPTURE(json);
+    pinned_map theirs(support::create(map_type::hash_of_maps, 4, 4, 4, 0, inner.m.fd()), "el_outer_theirs");
+    pinned_map ours(support::create(map_type::hash_of_maps, 4, 4, 4, 0, inner.m.fd()), "el_outer_ours");
+    std::vector<std::string> t = {"map", "update", "pinned", theirs.path, "key",    "1",
+                                  "0",   "0",      "0",      "value",     "pinned", inner.path};
+    std::vector<std::string> o = {"update", "pinned", ours.path, "key",    "1",       "0",
+                                  "0",      "0",      "value",   "pinned", inner.path};
+    if (json) {
+      t.insert(t.begin(), "-j");
+      o.insert(o.begin(), "-j");
+    }
+    check_same_output({run_program(bpftool_path(), t), cli(o)}, json);
+    const auto c = contents_of(ours.m);
+    CHECK(c == contents_of(theirs.m));
+    REQUIRE(c.size() == 1);
+    std::uint32_t id = 0;
+    std::memcpy(&id, c.begin()->second.front().data(), sizeof(id));
+    CHECK(id == inner.m.info().id);
+  }
+  pinned_map outer(support::create(map_type::hash_of_maps, 4, 4, 4, 0, inner.m.fd()), "el_outer");
+  const auto bytes =
+      cli({"update", "pinned", outer.path, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0"});
+  CHECK(bytes.status == 2);
+  CHECK(bytes.err.find("id N, pinned PATH or name NAME") != std::string::npos);
+  const auto missing =
+      cli({"update", "pinned", outer.path, "key", "1", "0", "0", "0", "value", "id", "4294967295"});
+  CHECK(missing.status == 1);
+  CHECK(contents_of(outer.m).empty());
+}
+
 TEST_CASE("update of a per-CPU map with one value writes it on every CPU, as bpftool") {
   REQUIRE_BPFTOOL();
   compare(map_type::percpu_hash, 4, 4, 16, 2, "update",

@@ -77,6 +77,19 @@ bool read_value(std::span<const std::string_view> words, std::size_t& at, const 
   return true;
 }
 
+// A map of maps' `value MAP`: two words, as bpftool's map_parse_fd reads them.
+bool read_value_map(std::span<const std::string_view> words, std::size_t& at, element_words& out) {
+  if (at + 1 >= words.size() || (words[at] != "id" && words[at] != "pinned" && words[at] != "name")) {
+    out.error = "the value of a map of maps is a MAP: id N, pinned PATH or name NAME";
+    return false;
+  }
+  out.value_map_kind = words[at];
+  out.value_map_ref = words[at + 1];
+  out.value.assign(4, std::byte{0});
+  at += 2;
+  return true;
+}
+
 }  // namespace
 
 bool is_prefix(std::string_view word, std::string_view keyword) noexcept {
@@ -122,8 +135,10 @@ element_words parse_element_words(std::span<const std::string_view> words, const
     } else if (is_prefix(word, "value")) {
       if (!(parts & takes_value) || has_value)
         out.error = has_value ? "duplicate value" : "unnecessary value";
-      else if (is_map_in_map(info.type) || info.type == map_type::prog_array)
-        out.error = "values that are maps or programs are not taken yet (bpftool map update takes them)";
+      else if (is_map_in_map(info.type))
+        has_value = read_value_map(words, at, out);
+      else if (info.type == map_type::prog_array)
+        out.error = "values that are programs are not taken yet (bpftool map update takes them)";
       else
         has_value = read_value(words, at, info, out);
     } else if ((parts & takes_flags) && !has_flags &&

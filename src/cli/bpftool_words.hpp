@@ -30,6 +30,11 @@ struct element_words {
   // info.value_bytes() bytes, each CPU's value in its per-CPU slot; empty
   // when no value was given.
   std::vector<std::byte> value;
+  // A map of maps' value is a MAP (id N, pinned PATH or name NAME) as
+  // bpftool takes it: the caller opens it and writes its descriptor into
+  // value (4 bytes, zeroed here).
+  std::string_view value_map_kind;
+  std::string_view value_map_ref;
   std::uint64_t flags = 0;  // BPF_ANY, BPF_NOEXIST or BPF_EXIST
   std::string error;        // why the words do not fit the map; empty when they do
 };

@@ -126,10 +126,34 @@ int run_lookup(const arguments& o) {
   return printer.print(w.key, value);
 }
 
+// A MAP named by two words (a map of maps' value, create's inner_map),
+// opened as the tool opens any MAP; subject names what it is for.
+map open_named_map(const std::string& subject, std::string_view what, std::string_view kind,
+                   std::string_view ref) {
+  arguments named;
+  named.selector_kind = kind;
+  named.selector_value = ref;
+  if (kind == "id") {
+    auto id = parse_u32(ref);
+    if (!id) refuse(subject, what, "id takes a number");
+    named.id = *id;
+  } else if (kind != "pinned" && kind != "name") {
+    refuse(subject, what, "takes a MAP: id N, pinned PATH or name NAME");
+  }
+  return open_selected(named, access::read_only);
+}
+
 // update, push and enqueue (do_update).
 int run_update(const arguments& o) {
   const map m = open_selected(o, access::read_write);
-  const element_words w = words_for(o, m, takes_key | takes_value | takes_flags);
+  element_words w = words_for(o, m, takes_key | takes_value | takes_flags);
+  std::optional<map> inner;
+  if (!w.value_map_kind.empty()) {
+    // The kernel takes the inner map's descriptor, and keeps the map itself.
+    inner.emplace(open_named_map(subject_of(o), "value", w.value_map_kind, w.value_map_ref));
+    const auto fd = static_cast<std::uint32_t>(inner->fd());
+    std::memcpy(w.value.data(), &fd, sizeof(fd));
+  }
   const auto written =
       m.info().key_size == 0 ? m.push(w.value, w.flags) : m.update_element(w.key, w.value, w.flags);
   if (!written) element_failed(o, m, written.error(), command::map_update_elem, w.flags);
@@ -239,22 +263,11 @@ struct create_request {
   std::optional<map> inner;
 };
 
-// `inner_map MAP` at words[at]: opened as the tool opens any MAP.
+// `inner_map MAP` at words[at].
 map open_inner_map(const arguments& o, std::span<const std::string_view> words, std::size_t at) {
   const std::string subject = "create " + escaped(o.operands.front());
   if (at + 1 >= words.size()) refuse(subject, "inner_map", "takes a MAP: id N, pinned PATH or name NAME");
-  arguments inner;
-  inner.command = "create";
-  inner.selector_kind = words[at];
-  inner.selector_value = words[at + 1];
-  if (inner.selector_kind == "id") {
-    auto id = parse_u32(inner.selector_value);
-    if (!id) refuse(subject, "inner_map", "id takes a number");
-    inner.id = *id;
-  } else if (inner.selector_kind != "pinned" && inner.selector_kind != "name") {
-    refuse(subject, "inner_map", "takes a MAP: id N, pinned PATH or name NAME");
-  }
-  return open_selected(inner, access::read_only);
+  return open_named_map(subject, "inner_map", words[at], words[at + 1]);
 }
 
 // The words after FILE, as do_create reads them (prefixes included).

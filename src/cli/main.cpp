@@ -155,6 +155,7 @@ DATA is [hex] BYTES: one word per byte, 1 0 0 0, 0x01 0x00 0x00 0x00, or
 hex 01 00 00 00; a number above 255 or with a sign is refused (bpftool
 wraps it). A per-CPU map's VALUE is one CPU's bytes, written to every
 possible CPU, or (unlike bpftool) the bytes of every possible CPU in turn.
+A map of maps' VALUE is a MAP.
 Queues and stacks take no key. create does not mount a BPF filesystem.
 
 Exit status: 0 done; 1 a failure (a missing key: bpftool's "Not found" or
