@@ -27,14 +27,14 @@ bool read_bytes(std::span<const std::string_view> words, std::size_t& at, std::s
   for (; got < count && at < words.size(); ++got, ++at) {
     const auto byte = parse_byte(words[at], hex);
     if (!byte) {
-      error = "error parsing byte: " + escaped(words[at]) + " (a byte is 0 to 255" +
-              (hex ? std::string(", in hexadecimal after hex)") : std::string(": 12, 0x0c or 014)"));
+      error = joined({"error parsing byte: ", escaped(words[at]), " (a byte is 0 to 255",
+                      hex ? ", in hexadecimal after hex)" : ": 12, 0x0c or 014)"});
       return false;
     }
     out[got] = *byte;
   }
   if (got != count) {
-    error = std::string(name) + " expected " + std::to_string(count) + " bytes got " + std::to_string(got);
+    error = joined({name, " expected ", std::to_string(count), " bytes got ", std::to_string(got)});
     return false;
   }
   return true;
@@ -65,10 +65,10 @@ bool read_value(std::span<const std::string_view> words, std::size_t& at, const 
     return true;
   }
   if (more != each_cpu) {
-    out.error = "value of a per-CPU map: " + std::to_string(info.value_size) + " bytes for every CPU, or " +
-                std::to_string(each_cpu + info.value_size) + " (one value for each of the " +
-                std::to_string(info.value_copies) + " possible CPUs); got " +
-                std::to_string(more + info.value_size);
+    out.error = joined({"value of a per-CPU map: ", std::to_string(info.value_size),
+                        " bytes for every CPU, or ", std::to_string(each_cpu + info.value_size),
+                        " (one value for each of the ", std::to_string(info.value_copies),
+                        " possible CPUs); got ", std::to_string(more + info.value_size)});
     return false;
   }
   for (std::uint32_t cpu = 1; cpu < info.value_copies; ++cpu)
@@ -91,6 +91,12 @@ bool read_value_map(std::span<const std::string_view> words, std::size_t& at, el
 }
 
 }  // namespace
+
+std::string joined(std::initializer_list<std::string_view> parts) {
+  std::string text;
+  for (std::string_view part : parts) text += part;
+  return text;
+}
 
 bool is_prefix(std::string_view word, std::string_view keyword) noexcept {
   return !word.empty() && keyword.starts_with(word);
@@ -147,9 +153,9 @@ element_words parse_element_words(std::span<const std::string_view> words, const
       out.flags = is_prefix(word, "any") ? BPF_ANY : is_prefix(word, "noexist") ? BPF_NOEXIST : BPF_EXIST;
       has_flags = true;
     } else if ((parts & takes_flags) && has_flags && is_keyword(word)) {
-      out.error = "flags specified multiple times: " + escaped(word);
+      out.error = joined({"flags specified multiple times: ", escaped(word)});
     } else {
-      out.error = "expected key or value, got: " + escaped(word);
+      out.error = joined({"expected key or value, got: ", escaped(word)});
     }
   }
   if (out.error.empty() && wants_key && !has_key) out.error = "did not find key";

@@ -26,7 +26,7 @@ namespace {
 
 [[noreturn]] void refuse(std::string_view subject, std::string_view verb, std::string_view why,
                          int status = exit_usage) {
-  print_error(std::string(subject) + ": " + std::string(verb) + ": " + std::string(why));
+  print_error(joined({subject, ": ", verb, ": ", why}));
   std::exit(status);
 }
 
@@ -62,7 +62,7 @@ bool is(std::error_code error, int errno_value) { return error == make_error(err
     cause = "operation not permitted: the map is frozen already, or opened read-only";
   if (is(error, EBUSY) && failed == command::map_freeze) cause = "the map is mapped writable (mmap)";
   if (cause == nullptr) fail(subject_of(o), error, &m.info(), failed);
-  print_error(subject_of(o) + ": " + std::string(command_name(failed)) + ": " + cause);
+  print_error(joined({subject_of(o), ": ", command_name(failed), ": ", cause}));
   std::exit(exit_failure);
 }
 
@@ -227,7 +227,7 @@ std::string pin_failure(std::error_code error) {
 void pin_or_fail(std::string_view subject, const map& m, std::string_view path) {
   const std::string file(path);
   if (auto pinned = m.pin(file.c_str()); !pinned) {
-    print_error(std::string(subject) + ": pin at " + escaped(path) + ": " + pin_failure(pinned.error()));
+    print_error(joined({subject, ": pin at ", escaped(path), ": ", pin_failure(pinned.error())}));
     std::exit(exit_failure);
   }
 }
@@ -241,7 +241,7 @@ int run_pin(const arguments& o) {
 
 int run_freeze(const arguments& o) {
   if (!o.operands.empty())
-    refuse(subject_of(o), "freeze", "unexpected argument '" + escaped(o.operands.front()) + "'");
+    refuse(subject_of(o), "freeze", joined({"unexpected argument '", escaped(o.operands.front()), "'"}));
   const map m = open_selected(o, access::read_write);
   if (auto frozen = m.freeze(); !frozen) element_failed(o, m, frozen.error(), command::map_freeze);
   return done_quietly(o);
@@ -263,9 +263,12 @@ struct create_request {
   std::optional<map> inner;
 };
 
+// What create's messages are about.
+std::string create_subject(std::string_view file) { return joined({"create ", escaped(file)}); }
+
 // `inner_map MAP` at words[at].
 map open_inner_map(const arguments& o, std::span<const std::string_view> words, std::size_t at) {
-  const std::string subject = "create " + escaped(o.operands.front());
+  const std::string subject = create_subject(o.operands.front());
   if (at + 1 >= words.size()) refuse(subject, "inner_map", "takes a MAP: id N, pinned PATH or name NAME");
   return open_named_map(subject, "inner_map", words[at], words[at + 1]);
 }
@@ -275,20 +278,20 @@ create_request read_create_words(const arguments& o) {
   create_request r;
   const std::span<const std::string_view> words = o.operands;
   r.file = words.front();
-  const std::string subject = "create " + escaped(r.file);
+  const std::string subject = create_subject(r.file);
   auto number = [&](std::size_t at, const char* what) {
     const auto n = parse_number(words[at]);
-    if (!n) refuse(subject, "create", "can't parse '" + escaped(words[at]) + "' as " + what);
+    if (!n) refuse(subject, "create", joined({"can't parse '", escaped(words[at]), "' as ", what}));
     return *n;
   };
   for (std::size_t at = 1; at < words.size(); at += 2) {
     const std::string_view word = words[at];
-    if (at + 1 >= words.size()) refuse(subject, "create", "'" + escaped(word) + "' needs a value");
+    if (at + 1 >= words.size()) refuse(subject, "create", joined({"'", escaped(word), "' needs a value"}));
     const std::string_view next = words[at + 1];
     if (is_prefix(word, "type")) {
       const auto type = map_type_named(next);
       if (r.has_type) refuse(subject, "create", "map type already specified");
-      if (!type) refuse(subject, "create", "unrecognized map type: " + escaped(next));
+      if (!type) refuse(subject, "create", joined({"unrecognized map type: ", escaped(next)}));
       r.spec.type = *type;
       r.has_type = true;
     } else if (is_prefix(word, "name")) {
@@ -307,7 +310,7 @@ create_request read_create_words(const arguments& o) {
       r.spec.inner_map_fd = r.inner->fd();
       ++at;  // MAP is two words
     } else {
-      refuse(subject, "create", "unknown arg " + escaped(word));
+      refuse(subject, "create", joined({"unknown arg ", escaped(word)}));
     }
   }
   if (r.spec.name.empty()) refuse(subject, "create", "map name not specified");
@@ -320,7 +323,7 @@ int run_create(const arguments& o) {
     refuse("create", "create",
            "takes FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]");
   const create_request r = read_create_words(o);
-  const std::string subject = "create " + escaped(r.file);
+  const std::string subject = create_subject(r.file);
   auto made = map::create(r.spec);
   if (!made) fail(subject, made.error(), nullptr, command::map_create);
   pin_or_fail(subject, *made, r.file);

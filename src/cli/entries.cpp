@@ -186,7 +186,8 @@ void print_entry(output& out, const entry_format& format, const batch& b, std::s
     print_entry_json(out, format, e);
   } else if (format.btf_layout && format.value_btf != nullptr) {
     std::string& s = format.scratch;
-    s.assign(first ? "[" : ",");
+    s.clear();  // not s.assign("["): g++ 12 -O3 warns (-Wrestrict) in that assign
+    s.push_back(first ? '[' : ',');
     append_entry_btf_text(s, format, e, 1);
     out.put(s);
   } else if (format.btf_layout) {
