@@ -319,9 +319,10 @@ create_request read_create_words(const arguments& o) {
 }
 
 int run_create(const arguments& o) {
-  if (o.operands.empty())
-    refuse("create", "create",
-           "takes FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]");
+  if (o.operands.empty()) {
+    print_error("create needs FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]");
+    std::exit(exit_usage);
+  }
   const create_request r = read_create_words(o);
   const std::string subject = create_subject(r.file);
   auto made = map::create(r.spec);
