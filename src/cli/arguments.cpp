@@ -23,10 +23,12 @@ enum given_option : unsigned {
 
 bool is_dump(std::string_view command) { return command == "dump" || command == "drain"; }
 bool takes_map(std::string_view command) {
-  return is_dump(command) || command == "info" || command == "load" || command == "copy";
+  return is_dump(command) || command == "info" || command == "load" || command == "copy" ||
+         (is_element_verb(command) && command != "create");
 }
 bool is_command(std::string_view command) {
-  return takes_map(command) || command == "list" || command == "demo" || command == "help";
+  return takes_map(command) || command == "list" || command == "demo" || command == "help" ||
+         command == "create";
 }
 
 // BPF_OBJ_NAME_LEN is 16 bytes with the terminating NUL.
@@ -53,7 +55,8 @@ std::string misplaced_option(std::string_view command, unsigned given) {
     if (given & given_no_btf) return "--no-btf applies to dump and drain";
   }
   if (command != "demo" && (given & given_entries)) return "--entries applies to demo";
-  if (command == "demo" && (given & given_json)) return "--json applies to dump, drain, info and list";
+  if (command == "demo" && (given & given_json))
+    return "--json applies to dump, drain, info, list and the element verbs";
   if ((given & given_sum) && (given & given_count)) return "--sum and --count cannot be used together";
   return {};
 }
@@ -123,6 +126,13 @@ std::string take_value(std::string_view word, std::string_view value, arguments&
 
 }  // namespace
 
+bool is_element_verb(std::string_view command) noexcept {
+  for (std::string_view verb : {"lookup", "update", "delete", "getnext", "peek", "push", "pop", "enqueue",
+                                "dequeue", "pin", "freeze", "create"})
+    if (command == verb) return true;
+  return false;
+}
+
 std::string escaped(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -190,6 +200,8 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words) {
     } else if (a.command.empty()) {
       if (word.empty()) return fail("unknown command ''");
       a.command = word;
+    } else if (is_element_verb(a.command) && (a.command == "create" || !a.selector_kind.empty())) {
+      a.operands.push_back(word);
     } else if (a.selector_kind.empty() && is_selector(word)) {
       if (!has_value) return fail(std::string(word) + " needs a value");
       a.selector_kind = word;

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <bpfbatch/batch_options.hpp>
 
@@ -46,6 +47,9 @@ struct arguments {
   load_mode mode = load_mode::any;
   selector destination;  // copy: the map written into
   bool drain = false;    // copy --drain: move the elements (deleted from the source)
+  // bpftool's element verbs (elements.cpp): the words after the map (for
+  // create, every word after the verb), read by the verb itself.
+  std::vector<std::string_view> operands;
 
   bool operator==(const arguments&) const = default;
 };
@@ -57,6 +61,9 @@ struct parsed_arguments {
 
 // Parses argv[1..]: what each option means is in the tool's --help.
 parsed_arguments parse_arguments(std::span<const std::string_view> words);
+
+// bpftool's map verbs on elements and maps (lookup, update, pin, ...).
+bool is_element_verb(std::string_view command) noexcept;
 
 // A word from the command line made fit for a one-line message: control
 // characters (a newline in a path) are written as \xHH.

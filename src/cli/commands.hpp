@@ -11,5 +11,6 @@ int run_load(const arguments& o);
 int run_copy(const arguments& o);
 int run_list(const arguments& o);
 int run_demo(const arguments& o);
+int run_element_verb(const arguments& o);  // lookup, update, ... (elements.cpp)
 
 }  // namespace bpfbatch::cli

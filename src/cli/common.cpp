@@ -19,6 +19,8 @@ namespace bpfbatch::cli {
 
 namespace {
 
+bool json_errors = false;
+
 std::string lowercase_first(std::string text) {
   if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
   return text;
@@ -60,9 +62,15 @@ bool has_capability(int capability) noexcept {
 }
 
 void print_error(std::string_view text) {
+  if (json_errors) {
+    output out(1);
+    out.put("{\"error\":").json_string(text).put("}\n");
+  }
   output err(2);
   err.put("bpfbatch: ").put(text).put('\n');
 }
+
+void errors_as_json_too() noexcept { json_errors = true; }
 
 std::string subject_of(const arguments& o) {
   if (o.selector_kind.empty()) return std::string(o.command);

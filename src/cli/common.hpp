@@ -18,8 +18,13 @@ namespace bpfbatch::cli {
 inline constexpr int exit_failure = 1;
 inline constexpr int exit_usage = 2;
 
-// "bpfbatch: " + text + newline on stderr.
+// "bpfbatch: " + text + newline on stderr; after errors_as_json_too(), also
+// {"error":"text"} on stdout.
 void print_error(std::string_view text);
+
+// bpftool -j prints a runtime error as {"error":"..."} on stdout (p_err in
+// its common.c), where scripts read: the element verbs do as well.
+void errors_as_json_too() noexcept;
 
 // What a runtime error is about, for its message: the map's selector as the
 // user wrote it ("pinned /sys/fs/bpf/x", control characters escaped), or a

@@ -199,44 +199,6 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
   return 0;
 }
 
-// The formatters of a map's key and value types, made once before the first
-// batch. bpftool (map.c, get_map_kv_btf) reads the BTF only when the map
-// names a value type, and a BTF it cannot read ends the dump ("failed to get
-// btf"): so does ours, before anything is printed, saying why and that
-// --no-btf prints the entries without it.
-struct btf_formats {
-  std::optional<btf_formatter> key;
-  std::optional<btf_formatter> value;
-};
-
-btf_formats btf_formats_for(const arguments& o, const map& m) {
-  btf_formats formats;
-  const map_info& info = m.info();
-  if (o.no_btf || o.sum || o.count || info.btf_value_type_id == 0) return formats;
-  const std::string subject = subject_of(o);
-  auto types = map_btf::of(m);
-  if (!types) {
-    const bool denied = types.error() == std::errc::operation_not_permitted;
-    print_error(subject + ": cannot read the map's BTF: " + types.error().message() +
-                (denied ? " (BPF_BTF_GET_FD_BY_ID needs CAP_SYS_ADMIN)" : "") +
-                "; --no-btf prints the entries in hex");
-    std::exit(exit_failure);
-  }
-  auto make = [&](std::uint32_t type, std::uint32_t size, const char* what) {
-    auto made = btf_formatter::make(types->types(), type);
-    if (made && made->value_size() != size) made = make_error(EINVAL);
-    if (!made) {
-      print_error(subject + ": cannot format the map's " + what + " type (BTF type " + std::to_string(type) +
-                  "): " + made.error().message() + "; --no-btf prints the entries in hex");
-      std::exit(exit_failure);
-    }
-    return std::move(*made);
-  };
-  if (types->key_type() != 0) formats.key.emplace(make(types->key_type(), info.key_size, "key"));
-  formats.value.emplace(make(types->value_type(), info.value_size, "value"));
-  return formats;
-}
-
 }  // namespace
 
 int run_dump(const arguments& o) {
@@ -249,6 +211,7 @@ int run_dump(const arguments& o) {
                             .key_btf = formats.key ? &*formats.key : nullptr,
                             .value_btf = formats.value ? &*formats.value : nullptr,
                             .btf_layout = !o.json && !o.no_btf && !o.sum && m.info().btf_id != 0,
+                            .empty_key_in_json = false,
                             .scratch = {}};
   return drain ? run_drain(o, m, format) : run_plain_dump(o, m, format);
 }

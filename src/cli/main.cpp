@@ -38,6 +38,8 @@ Commands:
   info MAP     what the map is, and which batch commands it supports
   list         every map on the system
   demo         create two maps, fill them, and time a batched read against a walk
+  lookup, update, delete, getnext, peek, push, pop, enqueue, dequeue, pin,
+  freeze, create   bpftool's map verbs, with its words and output
 
 MAP is one of:  id N | pinned PATH | name NAME
 
@@ -162,6 +164,29 @@ walk of the same map, and for the array, a read through mmap. The per-CPU
 map gets fewer entries where their values would pass 16 MiB (many CPUs).
 )";
 
+constexpr std::string_view elements_help = R"(Usage: bpfbatch lookup   MAP key DATA
+       bpfbatch update   MAP [key DATA] value VALUE [any|exist|noexist]
+       bpfbatch delete   MAP key DATA
+       bpfbatch getnext  MAP [key DATA]
+       bpfbatch peek|pop|dequeue MAP
+       bpfbatch push|enqueue MAP value VALUE
+       bpfbatch pin      MAP FILE
+       bpfbatch freeze   MAP
+       bpfbatch create   FILE type TYPE key N value N entries N name NAME
+                         [flags F] [inner_map MAP]
+bpftool map's verbs, with its words and the same stdout (-j: the same JSON,
+"null" where bpftool prints nothing, {"error": ...} on a failure).
+DATA is [hex] BYTES: one word per byte, 1 0 0 0, 0x01 0x00 0x00 0x00, or
+hex 01 00 00 00; a number above 255 or with a sign is refused (bpftool
+wraps it). A per-CPU map's VALUE is one CPU's bytes, written to every
+possible CPU, or (unlike bpftool) the bytes of every possible CPU in turn.
+A map of maps' VALUE is a MAP.
+Queues and stacks take no key. create does not mount a BPF filesystem.
+
+Exit status: 0 done; 1 a failure (a missing key: bpftool's "Not found" or
+"Error: empty map" on stdout, null with -j); 2 a usage error.
+)";
+
 [[noreturn]] void usage_error(std::string_view text) {
   {
     output err(2);
@@ -228,5 +253,6 @@ int main(int argc, char** argv) {
   if (o.command == "info") return o.help ? print(info_help) : run_info(o);
   if (o.command == "list") return o.help ? print(list_help) : run_list(o);
   if (o.command == "demo") return o.help ? print(demo_help) : run_demo(o);
+  if (is_element_verb(o.command)) return o.help ? print(elements_help) : run_element_verb(o);
   return print(main_help);  // --help alone, or the help command
 }

@@ -41,6 +41,7 @@ std::vector<std::string> canonical_words(const arguments& a) {
     w.emplace_back(a.selector_kind);
     w.emplace_back(a.selector_value);
   }
+  for (std::string_view operand : a.operands) w.emplace_back(operand);
   if (!a.input.empty()) w.emplace_back(a.input);
   if (a.mode != bpfbatch::cli::load_mode::any) {
     w.emplace_back("--mode");
@@ -77,14 +78,17 @@ void check_accepted(const arguments& a) {
   if (a.version) return;  // --version stops parsing where it stands
   if (a.help) {
     if (!a.command.empty() &&
-        !is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo", "help"}))
+        !is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo", "help"}) &&
+        !bpfbatch::cli::is_element_verb(a.command))
       violated();
     return;
   }
-  if (!is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo"})) violated();
+  const bool element_verb = bpfbatch::cli::is_element_verb(a.command);
+  if (!is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo"}) && !element_verb) violated();
+  if (!element_verb && !a.operands.empty()) violated();
   const bool dump = a.command == "dump" || a.command == "drain";
   const bool load = a.command == "load";
-  const bool takes_map = dump || load || a.command == "info";
+  const bool takes_map = dump || load || a.command == "info" || (element_verb && a.command != "create");
   if (takes_map != !a.selector_kind.empty()) violated();
   if (takes_map) {
     if (!is_one_of(a.selector_kind, {"id", "pinned", "name"}) || a.selector_value.empty()) violated();
