@@ -26,9 +26,10 @@ namespace {
 
 using namespace bpfbatch::cli;
 
-constexpr std::string_view main_help = R"(Usage: bpfbatch [OPTIONS] COMMAND [ARGS]
+constexpr std::string_view main_help = R"(Usage: bpfbatch [OPTIONS] [map] COMMAND [ARGS]
 Read, drain and inspect eBPF maps in batches (BPF_MAP_LOOKUP_BATCH), falling
 back to a GET_NEXT_KEY walk where the kernel or map type has no batches.
+The word `map` before COMMAND is optional, as in bpftool map dump id 5.
 
 Commands:
   dump MAP     print every entry
@@ -37,14 +38,26 @@ Commands:
   info MAP     what the map is, and which batch commands it supports
   list         every map on the system
   demo         create two maps, fill them, and time a batched read against a walk
+  help [COMMAND]  this help, or COMMAND's
 
 MAP is one of:  id N | pinned PATH | name NAME
 
-Options:
+Options (before or after the command; --opt=VALUE or --opt VALUE; short
+options bundle, -jq; a unique prefix of a long option is that option;
+-- ends the options, for a path that begins with -):
   -j, --json     JSON output, in the shapes of bpftool -j
   -q, --quiet    no progress counter on stderr
   -h, --help     this help; `bpfbatch COMMAND --help` for one command
   -V, --version  print the version
+
+Exit status:
+  0  done
+  1  an error (the command could not be done; a dump prints nothing on
+     stdout if it came before the first entry)
+  2  a usage error (the command line cannot be understood)
+  128+N, killed by signal N: a drain stopped by SIGINT, SIGTERM or SIGHUP
+     ends by that signal once every deleted entry is printed or back in
+     the map
 )";
 
 constexpr std::string_view dump_help = R"(Usage: bpfbatch dump MAP [OPTIONS]

@@ -33,20 +33,17 @@ bool all_digits(std::string_view text) {
 }
 
 // The arguments as a command line, every field that differs from its
-// default spelled out once.
+// default spelled out once: the options, then `--` and the positional words
+// (a path may begin with '-').
 std::vector<std::string> canonical_words(const arguments& a) {
   std::vector<std::string> w;
-  if (!a.command.empty()) w.emplace_back(a.command);
-  if (!a.selector_kind.empty()) {
-    w.emplace_back(a.selector_kind);
-    w.emplace_back(a.selector_value);
-  }
-  if (!a.input.empty()) w.emplace_back(a.input);
   if (a.mode != bpfbatch::cli::load_mode::any) {
     w.emplace_back("--mode");
     w.emplace_back(a.mode == bpfbatch::cli::load_mode::exist ? "exist" : "noexist");
   }
-  if (a.json) w.emplace_back("--json");
+  if (a.pretty) w.emplace_back("--pretty");
+  if (a.json && !a.pretty) w.emplace_back("--json");
+  if (a.bpffs) w.emplace_back("--bpffs");
   if (a.quiet) w.emplace_back("--quiet");
   if (a.sum) w.emplace_back("--sum");
   if (a.count) w.emplace_back("--count");
@@ -69,6 +66,13 @@ std::vector<std::string> canonical_words(const arguments& a) {
   }
   if (a.help) w.emplace_back("--help");
   if (a.version) w.emplace_back("--version");
+  w.emplace_back("--");
+  if (!a.command.empty()) w.emplace_back(a.command);
+  if (!a.selector_kind.empty()) {
+    w.emplace_back(a.selector_kind);
+    w.emplace_back(a.selector_value);
+  }
+  if (!a.input.empty()) w.emplace_back(a.input);
   return w;
 }
 
@@ -95,7 +99,8 @@ void check_accepted(const arguments& a) {
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
   if (!load && (!a.input.empty() || a.mode != bpfbatch::cli::load_mode::any)) violated();
-  if (!a.input.empty() && a.input != "-" && a.input[0] == '-') violated();
+  if (a.pretty && !a.json) violated();
+  if (a.bpffs && a.command != "info" && a.command != "list") violated();
   if (!dump && !load && a.batch_size != 0) violated();
   if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1))
     violated();
@@ -103,7 +108,7 @@ void check_accepted(const arguments& a) {
   if (a.sum && a.count) violated();
   if (a.entries == 0 || a.entries > bpfbatch::cli::max_demo_entries) violated();
   if (a.command != "demo" && a.entries != arguments{}.entries) violated();
-  if (a.command == "demo" && a.json) violated();
+  if (a.command == "demo" && (a.json || a.pretty)) violated();
 }
 
 }  // namespace
