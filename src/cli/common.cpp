@@ -59,9 +59,30 @@ bool has_capability(int capability) noexcept {
   return index < _LINUX_CAPABILITY_U32S_3 && (data[index].effective & (1u << (capability % 32))) != 0;
 }
 
+namespace {
+
+enum class json_errors { none, compact, indented };
+json_errors errors_in_json = json_errors::none;
+
+}  // namespace
+
+void report_errors_in_json(bool indented) {
+  errors_in_json = indented ? json_errors::indented : json_errors::compact;
+}
+
+void set_up_stdout(output& out, const arguments& o) {
+  if (o.pretty) out.indent_json();
+}
+
 void print_error(std::string_view text) {
-  output err(2);
-  err.put("bpfbatch: ").put(text).put('\n');
+  {
+    output err(2);
+    err.put("bpfbatch: ").put(text).put('\n');
+  }
+  if (errors_in_json == json_errors::none || output::stdout_used()) return;
+  output out(1);
+  if (errors_in_json == json_errors::indented) out.indent_json();
+  out.put("{\"error\":").json_string(text).put("}\n");
 }
 
 std::string subject_of(const arguments& o) {
