@@ -29,9 +29,29 @@ struct wide_sum {
 
 class output {
  public:
+  // indent_json()'s state, which is bpftool's json_writer's: the depth, whether a value was written at
+  // this depth (its `sep`), and which open containers are objects.
+  struct json_state {
+    std::uint32_t depth = 0;
+    bool separator = false;
+    bool in_string = false;
+    bool escape = false;
+    bool in_scalar = false;
+    bool expecting_name = false;
+    std::uint64_t objects = 0;  // bit d: the container at depth d + 1 is an object (the first 64)
+  };
+  // Where indent_json() stands, to measure elsewhere what printing from
+  // here would give.
+  struct indentation {
+    bool on = false;
+    json_state json;
+  };
+
   // Writes to fd; output::measure() writes nowhere and only counts bytes.
   explicit output(int fd) noexcept : fd_(fd) {}
   static output measure() noexcept { return output(-1); }
+  // Counts the bytes as they come out indented from `from` on.
+  static output measure(const indentation& from) noexcept { return output(-1, from); }
   output(const output&) = delete;
   output& operator=(const output&) = delete;
   // Flushes what is left; an error then is ignored (callers that care flush
@@ -70,6 +90,7 @@ class output {
   // bpftool -p prints it: its json_writer's rules, one character at a time,
   // nothing held back, so that a dump still streams.
   void indent_json() noexcept { indenting_ = true; }
+  indentation indentation_now() const noexcept { return {indenting_, json_}; }
 
   // Whether anything was ever written, or tried, to the standard output.
   static bool stdout_used() noexcept { return stdout_used_; }
@@ -82,6 +103,7 @@ class output {
   int error() const noexcept { return error_; }
 
  private:
+  output(int fd, const indentation& from) noexcept : fd_(fd), indenting_(from.on), json_(from.json) {}
   void reserve(std::size_t n) noexcept;
   int write_some(const char* data, std::size_t size, std::size_t& done) noexcept;
   int write_waiting_for_room(const char* data, std::size_t size, std::size_t& done) noexcept;
@@ -98,17 +120,6 @@ class output {
   void separate() noexcept;
   void new_line() noexcept;
 
-  // bpftool's json_writer state: the depth, whether a value was written at
-  // this depth (its `sep`), and which open containers are objects.
-  struct json_state {
-    std::uint32_t depth = 0;
-    bool separator = false;
-    bool in_string = false;
-    bool escape = false;
-    bool in_scalar = false;
-    bool expecting_name = false;
-    std::uint64_t objects = 0;  // bit d: the container at depth d + 1 is an object (the first 64)
-  };
   bool in_object() const noexcept {
     return json_.depth > 0 && json_.depth <= 64 && ((json_.objects >> (json_.depth - 1)) & 1) != 0;
   }
