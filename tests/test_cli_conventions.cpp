@@ -44,8 +44,14 @@ std::string indented(const std::string& text, const std::string& prefix) {
 
 // A map's entry in a plain list: its "ID: " line and the tab-indented ones.
 std::string plain_entry(const std::string& listed, std::uint32_t id) {
-  const std::string lines = "\n" + listed;
-  const auto start = lines.find("\n" + std::to_string(id) + ": ");
+  // Built by appending: g++ 12 at -O3 warns (-Wrestrict, a false positive)
+  // on "literal" + std::string temporaries.
+  std::string lines = "\n";
+  lines += listed;
+  std::string heading = "\n";
+  heading += std::to_string(id);
+  heading += ": ";
+  const auto start = lines.find(heading);
   REQUIRE(start != std::string::npos);
   auto end = lines.find('\n', start + 1);
   while (end != std::string::npos && end + 1 < lines.size() && lines[end + 1] == '\t')
@@ -133,7 +139,10 @@ TEST_CASE("list -p holds each map's bpftool -p map show fields, one level deeper
   CHECK(ours.out.starts_with("[{\n        \"id\": "));
   CHECK(ours.out.ends_with("\n    }\n]\n"));
   const std::string body = open_object(theirs.out).substr(2);  // past "{\n"
-  CHECK(ours.out.find("{\n" + indented(body, "    ") + ",\n") != std::string::npos);
+  std::string object = "{\n";
+  object += indented(body, "    ");
+  object += ",\n";
+  CHECK(ours.out.find(object) != std::string::npos);
   const auto compact = json::parse(cli({"list", "-j"}).out);
   const auto pretty = json::parse(ours.out);
   REQUIRE(compact.has_value());
