@@ -90,7 +90,11 @@ output& output::number(wide_sum value) noexcept {
 output& output::hex_byte(std::byte b) noexcept {
   static constexpr char digits[] = "0123456789abcdef";
   const char two[] = {digits[std::to_integer<unsigned>(b) >> 4], digits[std::to_integer<unsigned>(b) & 0xf]};
-  return put(std::string_view(two, 2));
+  if (indenting_) return put(std::string_view(two, 2));
+  reserve(2);  // straight into the buffer: a plain dump prints every byte here
+  buffer_[length_++] = two[0];
+  buffer_[length_++] = two[1];
+  return *this;
 }
 
 output& output::hex_bytes(std::span<const std::byte> bytes) noexcept {
