@@ -79,6 +79,17 @@ run_result cli(const std::vector<std::string>& args, run_options options) {
   return run_program(cli_path(), args, options);
 }
 
+std::string error_object(const std::string& err) {
+  const std::string prefix = "bpfbatch: ";
+  if (!err.starts_with(prefix)) return "(no error message)";
+  std::string out = "{\"error\":\"";
+  for (char c : err.substr(prefix.size(), err.find('\n') - prefix.size())) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"}\n";
+}
+
 // bpftool, where installed; CI installs it and sets BPFBATCH_REQUIRE_BPFTOOL=1.
 std::string bpftool_path() {
   for (const char* p : {"/usr/sbin/bpftool", "/usr/bin/bpftool", "/sbin/bpftool"})

@@ -49,6 +49,10 @@ run_result cli(const std::vector<std::string>& args, run_options options = {});
 // bpftool, where installed; CI installs it and sets BPFBATCH_REQUIRE_BPFTOOL=1.
 std::string bpftool_path();
 
+// What the tool prints on stdout with -j for the error whose message is the
+// first line of `err` ("bpfbatch: MESSAGE"): {"error":"MESSAGE"}, as bpftool.
+std::string error_object(const std::string& err);
+
 support::bytes bytes_of(const json::value& array);
 // Entries of a bpftool-shaped JSON dump, as key -> per-CPU values.
 support::contents entries_of(const std::string& text);

@@ -194,16 +194,17 @@ TEST_CASE("a drain onto a disk that fills up keeps every element either in the f
   REQUIRE(::mkdtemp(dir_template) != nullptr);
   const std::string dir = dir_template;
   REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=64k") == 0);
-  for (int run = 0; run < 4; ++run) {
-    const bool json = run % 2 == 1, threads = run >= 2;
-    INFO("json: ", json, "; threads: ", threads);
+  for (int run = 0; run < 6; ++run) {
+    const char* format = run % 3 == 0 ? "" : run % 3 == 1 ? "-j" : "-p";
+    const bool json = run % 3 != 0, threads = run >= 3;
+    INFO("format: ", std::string(format), "; threads: ", threads);
     pinned_map p = filled_hash(5000, "drain_disk", map_type::lru_hash);
     const auto before = support::reference_walk(p.m.fd());
     const std::string file = dir + (json ? "/out.json" : "/out.txt");
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     REQUIRE(fd >= 0);
     std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "300"};
-    if (json) args.push_back("-j");
+    if (json) args.push_back(format);
     add_threads(args, threads);
     auto r = cli(args, {.stdout_fd = fd});
     ::close(fd);
@@ -227,16 +228,19 @@ TEST_CASE("a drain whose reader closes early fails, and puts back everything the
   // the pipe when the drain is done: it waits until they are read or the
   // reader has gone.
   for (std::uint32_t entries : {20'000u, 100u}) {
-    for (int run = 0; run < 4; ++run) {
-      const bool json = run % 2 == 1, threads = run >= 2;
+    // Plain, -j and -p (whose indented entries are measured from where
+    // the indentation stood).
+    for (int run = 0; run < 6; ++run) {
+      const char* format = run % 3 == 0 ? "" : run % 3 == 1 ? "-j" : "-p";
+      const bool json = run % 3 != 0, threads = run >= 3;
       for (std::size_t head_bytes : {std::size_t{1}, std::size_t{100}, std::size_t{100'000}}) {
         if (entries == 100 && head_bytes == 100'000) continue;  // more than the whole output
-        INFO(entries, " entries; json: ", json, "; threads: ", threads, "; the reader takes ", head_bytes,
-             " bytes");
+        INFO(entries, " entries; format: ", std::string(format), "; threads: ", threads,
+             "; the reader takes ", head_bytes, " bytes");
         pinned_map p = filled_hash(entries, "drain_close");
         const auto before = support::reference_walk(p.m.fd());
         std::vector<std::string> args{"drain", "pinned", p.path, "--batch-size", "500"};
-        if (json) args.push_back("-j");
+        if (json) args.push_back(format);
         add_threads(args, threads);
         const auto [pid, read_end, err_fd] = start_on_pipe(args);
         // As `| head -c N`: read N bytes, then go away. What the tool wrote

@@ -28,11 +28,16 @@ struct selector {
 
 // Each field is a view into the argument strings, which must outlive it.
 struct arguments {
-  std::string_view command;  // dump, drain, load, copy, info, list, demo or help; empty with --help alone
+  // dump, drain, load, copy, info, list, demo, help or one of bpftool's
+  // element verbs (lookup, update, ...); empty with --help alone.
+  // `help COMMAND` and `COMMAND --help` both give COMMAND with help set.
+  std::string_view command;
   std::string_view selector_kind;   // "id", "pinned" or "name"; empty for list and demo
   std::string_view selector_value;  // the text after selector_kind
   std::uint32_t id = 0;             // selector_value as a number, for "id"
   bool json = false;
+  bool pretty = false;  // -p: JSON indented as bpftool -p prints it (json is set too)
+  bool bpffs = false;   // -f: info and list name each map's pinned paths
   bool quiet = false;
   bool sum = false;
   bool count = false;

@@ -19,8 +19,6 @@ namespace bpfbatch::cli {
 
 namespace {
 
-bool json_errors = false;
-
 std::string lowercase_first(std::string text) {
   if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
   return text;
@@ -61,16 +59,31 @@ bool has_capability(int capability) noexcept {
   return index < _LINUX_CAPABILITY_U32S_3 && (data[index].effective & (1u << (capability % 32))) != 0;
 }
 
-void print_error(std::string_view text) {
-  if (json_errors) {
-    output out(1);
-    out.put("{\"error\":").json_string(text).put("}\n");
-  }
-  output err(2);
-  err.put("bpfbatch: ").put(text).put('\n');
+namespace {
+
+enum class json_errors { none, compact, indented };
+json_errors errors_in_json = json_errors::none;
+
+}  // namespace
+
+void report_errors_in_json(bool indented) {
+  errors_in_json = indented ? json_errors::indented : json_errors::compact;
 }
 
-void errors_as_json_too() noexcept { json_errors = true; }
+void set_up_stdout(output& out, const arguments& o) {
+  if (o.pretty) out.indent_json();
+}
+
+void print_error(std::string_view text) {
+  {
+    output err(2);
+    err.put("bpfbatch: ").put(text).put('\n');
+  }
+  if (errors_in_json == json_errors::none || output::stdout_used()) return;
+  output out(1);
+  if (errors_in_json == json_errors::indented) out.indent_json();
+  out.put("{\"error\":").json_string(text).put("}\n");
+}
 
 std::string subject_of(const arguments& o) {
   if (o.selector_kind.empty()) return std::string(o.command);

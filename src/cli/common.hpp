@@ -18,13 +18,15 @@ namespace bpfbatch::cli {
 inline constexpr int exit_failure = 1;
 inline constexpr int exit_usage = 2;
 
-// "bpfbatch: " + text + newline on stderr; after errors_as_json_too(), also
-// {"error":"text"} on stdout.
+// "bpfbatch: " + text + newline on stderr; after report_errors_in_json(),
+// also bpftool's {"error":"text"} on stdout, where nothing was written yet
+// (a script reads stdout; a document already begun is left as it is).
 void print_error(std::string_view text);
+void report_errors_in_json(bool indented);
 
-// bpftool -j prints a runtime error as {"error":"..."} on stdout (p_err in
-// its common.c), where scripts read: the element verbs do as well.
-void errors_as_json_too() noexcept;
+// The standard output for a command's result: JSON indented as bpftool -p
+// prints it where the user asked for -p.
+void set_up_stdout(output& out, const arguments& o);
 
 // What a runtime error is about, for its message: the map's selector as the
 // user wrote it ("pinned /sys/fs/bpf/x", control characters escaped), or a

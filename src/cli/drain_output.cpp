@@ -18,17 +18,17 @@ namespace {
 // printed from `start` ends, until f returns false: printed again into a
 // counter, so that no memory is needed per entry.
 template <class F>
-void each_entry_end(const entry_format& format, const batch& b, bool first, std::uint64_t start, F f) {
-  output counter = output::measure();
+void each_entry_end(const entry_format& format, const batch& b, bool first, const batch_start& start, F f) {
+  output counter = output::measure(start.indentation);
   for (std::size_t i = 0; i < b.size(); ++i) {
     print_entry(counter, format, b, i, first && i == 0);
-    if (!f(i, start + counter.position())) return;
+    if (!f(i, start.position + counter.position())) return;
   }
 }
 
 // How many of a batch's entries the reader got whole when it got the bytes
 // up to `read`.
-std::size_t entries_read(const entry_format& format, const batch& b, bool first, std::uint64_t start,
+std::size_t entries_read(const entry_format& format, const batch& b, bool first, const batch_start& start,
                          std::uint64_t read) {
   std::size_t done = 0;
   each_entry_end(format, b, first, start, [&](std::size_t, std::uint64_t end) {
@@ -52,7 +52,7 @@ bool drain_output::deliver(const batch& b) {
     return true;
   }
   const bool first = out_.position() == 0;
-  const std::uint64_t start = out_.position();
+  const batch_start start{out_.position(), out_.indentation_now()};
   print_batch(out_, format_, b, first);
   if (out_.flush() == 0) {
     delivered_ += b.size();
@@ -66,7 +66,7 @@ bool drain_output::deliver(const batch& b) {
 
 // Keeps a copy of the entries that may still sit unread in a pipe, with
 // where each ends in the stream (printed again into a counter).
-void drain_output::remember(const batch& b, std::uint64_t start, bool first) {
+void drain_output::remember(const batch& b, const batch_start& start, bool first) {
   if (!unread_.tracking()) return;
   each_entry_end(format_, b, first, start, [&](std::size_t i, std::uint64_t end) {
     unread_.add(end, b.key(i), b.value(i));
@@ -94,10 +94,10 @@ void drain_output::put_back_remembered(std::uint64_t read) {
 
 // After a failed write, every entry the reader will never get whole goes
 // back: in earlier batches still in a pipe, and in this one.
-void drain_output::put_back_unread(const batch& b, std::uint64_t start) {
+void drain_output::put_back_unread(const batch& b, const batch_start& start) {
   const std::uint64_t read = read_position();
   put_back_remembered(read);
-  const std::size_t done = entries_read(format_, b, start == 0, start, read);
+  const std::size_t done = entries_read(format_, b, start.position == 0, start, read);
   delivered_ += done;
   put_back(map_, b, done, back_);
 }

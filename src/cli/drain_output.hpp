@@ -16,6 +16,13 @@
 
 namespace bpfbatch::cli {
 
+// Where a batch began in the stream: its position, and the indentation
+// state (-p) with which the same bytes come out again when measured.
+struct batch_start {
+  std::uint64_t position;
+  output::indentation indentation;
+};
+
 class drain_output {
  public:
   // count_only: --count, which deletes and counts without printing entries.
@@ -48,10 +55,10 @@ class drain_output {
 
  private:
   std::string summary() const;
-  void remember(const batch& b, std::uint64_t start, bool first);
+  void remember(const batch& b, const batch_start& start, bool first);
   std::uint64_t read_position() const noexcept;
   void put_back_remembered(std::uint64_t read);
-  void put_back_unread(const batch& b, std::uint64_t start);
+  void put_back_unread(const batch& b, const batch_start& start);
   void wait_until_read();
 
   output& out_;

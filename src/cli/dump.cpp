@@ -120,6 +120,7 @@ std::vector<batch_generator> shards_of(const arguments& o, const map& m, bool dr
 int run_plain_dump(const arguments& o, const map& m, const entry_format& format) {
   const std::string subject = subject_of(o);
   output out(1);
+  set_up_stdout(out, o);
   progress shown(o.quiet, "read");
   std::uint64_t entries = 0;
   auto shards = shards_of(o, m, false);
@@ -150,6 +151,7 @@ int run_drain(const arguments& o, const map& m, const entry_format& format) {
   }
   stop_between_batches();  // before the shards' threads start: they keep the signals blocked
   output out(1);
+  set_up_stdout(out, o);
   drain_output printer(out, format, m, o.count);
   progress shown(o.quiet, "drained");
   auto shards = shards_of(o, m, true);

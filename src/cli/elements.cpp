@@ -334,8 +334,6 @@ int run_create(const arguments& o) {
 }  // namespace
 
 int run_element_verb(const arguments& o) {
-  // bpftool -j reports a failure as {"error": ...} on stdout.
-  if (o.json) errors_as_json_too();
   const std::string_view verb = o.command;
   if (verb == "lookup" || verb == "peek") return run_lookup(o);
   if (verb == "update" || verb == "push" || verb == "enqueue") return run_update(o);

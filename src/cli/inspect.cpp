@@ -1,7 +1,9 @@
 // info and list: what maps are, in bpftool's map show field names. Both
 // gather everything before they print, so that an error prints nothing on
 // stdout.
+#include <ftw.h>
 #include <linux/bpf.h>
+#include <mntent.h>
 
 #include <charconv>
 #include <optional>
@@ -22,8 +24,69 @@ namespace bpfbatch::cli {
 
 namespace {
 
+// Where each map is pinned, as bpftool -f finds it: every file under every
+// BPF file system mount that opens as a map, by the map's id. nftw(3) with
+// FTW_PHYS, as bpftool's build_pinned_obj_table: symbolic links are not
+// followed.
+struct pin {
+  std::uint32_t id;
+  std::string path;
+};
+
+struct pin_walk {
+  std::vector<pin>* pins = nullptr;
+  std::size_t files_left = 0;
+};
+pin_walk current_walk;  // nftw's callback takes no context
+
+// A bpffs holds what programs pinned: a million files is far beyond any
+// real one, and keeps a hostile tree from making list run without end.
+constexpr std::size_t max_pinned_files = 1'000'000;
+constexpr int max_open_directories = 16;
+
+int note_pin(const char* path, const struct stat*, int type, struct FTW*) {
+  if (type != FTW_F) return 0;
+  if (current_walk.files_left-- == 0) return 1;
+  auto m = map::open_pinned(path, {access::read_only});
+  if (m) current_walk.pins->push_back({m->info().id, path});
+  return 0;
+}
+
+std::vector<pin> find_pins() {
+  std::vector<pin> pins;
+  FILE* mounts = ::setmntent("/proc/mounts", "r");
+  if (mounts == nullptr) return pins;
+  current_walk = {&pins, max_pinned_files};
+  while (const mntent* mount = ::getmntent(mounts)) {
+    if (std::string_view(mount->mnt_type) != "bpf") continue;
+    if (::nftw(mount->mnt_dir, note_pin, max_open_directories, FTW_PHYS) != 0) break;
+  }
+  ::endmntent(mounts);
+  return pins;
+}
+
+// A map's paths in the order the walk found them, as bpftool prints them.
+std::vector<std::string_view> pins_of(std::uint32_t id, const std::vector<pin>& pins) {
+  std::vector<std::string_view> paths;
+  for (const pin& p : pins)
+    if (p.id == id) paths.push_back(p.path);
+  return paths;
+}
+
+// What info and list print of one map beside its bpf_map_info: bpftool's
+// fdinfo fields, and with -f its pins (nullptr without -f).
+struct map_extras {
+  map_status status;
+  const std::vector<pin>* pins = nullptr;
+};
+
+map_extras extras_of(const map& m, const std::vector<pin>* pins) {
+  auto status = m.status();
+  return {status ? *status : map_status{}, pins};  // bpftool too leaves out what fdinfo lacks
+}
+
 // The fields bpftool's map show -j prints, then ours; the object stays open.
-void print_map_json(output& out, const map_info& info) {
+void print_map_json(output& out, const map_info& info, const map_extras& extras) {
   out.put("{\"id\":").number(std::uint64_t{info.id});
   out.put(",\"type\":").json_string(map_type_name(info.type));
   out.put(",\"name\":").json_string(info.name());
@@ -31,8 +94,20 @@ void print_map_json(output& out, const map_info& info) {
   out.put(",\"bytes_key\":").number(std::uint64_t{info.key_size});
   out.put(",\"bytes_value\":").number(std::uint64_t{info.value_size});
   out.put(",\"max_entries\":").number(std::uint64_t{info.max_entries});
-  // bpftool's show_map_close_json prints btf_id only when there is one.
+  if (extras.status.bytes_memlock) out.put(",\"bytes_memlock\":").number(*extras.status.bytes_memlock);
+  out.put(",\"frozen\":").put(extras.status.frozen ? '1' : '0');
+  // bpftool's show_map_close_json prints btf_id only when there is one, and
+  // "pinned" when -f found any pinned map.
   if (info.btf_id != 0) out.put(",\"btf_id\":").number(std::uint64_t{info.btf_id});
+  if (extras.pins != nullptr && !extras.pins->empty()) {
+    out.put(",\"pinned\":[");
+    const char* comma = "";
+    for (std::string_view path : pins_of(info.id, *extras.pins)) {
+      out.put(comma).json_string(path);
+      comma = ",";
+    }
+    out.put(']');
+  }
   out.put(",\"per_cpu\":").put(info.per_cpu_values() ? "true" : "false");
   out.put(",\"value_copies\":").number(std::uint64_t{info.value_copies});
   out.put(",\"value_stride\":").number(info.per_cpu_stride());
@@ -40,7 +115,7 @@ void print_map_json(output& out, const map_info& info) {
   out.put(",\"default_batch_size\":").number(std::uint64_t{default_batch_size(info)});
 }
 
-void print_map_plain(output& out, const map_info& info) {
+void print_map_plain(output& out, const map_info& info, const map_extras& extras) {
   out.number(std::uint64_t{info.id}).put(": ").put(map_type_name(info.type));
   if (!info.name().empty()) out.put("  name ").put(info.name());
   out.put("  flags 0x");
@@ -53,9 +128,15 @@ void print_map_plain(output& out, const map_info& info) {
       .put("B  value ")
       .number(std::uint64_t{info.value_size});
   out.put("B  max_entries ").number(std::uint64_t{info.max_entries});
-  // bpftool's show_map_close_plain: "btf_id N" on a line of its own, only
-  // when there is one (memlock and frozen, which it also prints, we do not).
-  if (info.btf_id != 0) out.put("\n\tbtf_id ").number(std::uint64_t{info.btf_id});
+  // bpftool's show_map_close_plain: memlock on the sizes' line, a line for
+  // each pin, then btf_id and frozen on one line, each only where there is
+  // one.
+  if (extras.status.bytes_memlock) out.put("  memlock ").number(*extras.status.bytes_memlock).put('B');
+  if (extras.pins != nullptr)
+    for (std::string_view path : pins_of(info.id, *extras.pins)) out.put("\n\tpinned ").put(path);
+  if (info.btf_id != 0 || extras.status.frozen) out.put("\n\t");
+  if (info.btf_id != 0) out.put("btf_id ").number(std::uint64_t{info.btf_id});
+  if (extras.status.frozen) out.put(info.btf_id != 0 ? "  frozen" : "frozen");
   out.put('\n');
 }
 
@@ -165,10 +246,13 @@ int run_info(const arguments& o) {
     p.supported = probe(p.c == command::map_lookup_batch || !writable ? m : *writable, p.c);
   const auto drain = drain_method_of(writable ? *writable : m);
   const type_names names = info.btf_id != 0 ? type_names_of(m) : type_names{};
+  const std::vector<pin> pins = o.bpffs ? find_pins() : std::vector<pin>{};
+  const map_extras extras = extras_of(m, o.bpffs ? &pins : nullptr);
 
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) {
-    print_map_json(out, info);
+    print_map_json(out, info, extras);
     if (info.btf_id != 0) print_types_json(out, info, names);
     out.put(",\"batch\":{");
     for (std::size_t i = 0; i < std::size(probes); ++i) {
@@ -187,7 +271,7 @@ int run_info(const arguments& o) {
     out.put("}\n");
     return finish(out, subject_of(o));
   }
-  print_map_plain(out, info);
+  print_map_plain(out, info, extras);
   if (info.btf_id != 0) print_types_plain(out, names);
   out.put("\tvalues: ").number(std::uint64_t{info.value_copies});
   out.put(info.per_cpu_values() ? " per element (one per possible CPU), each in " : " per element, ");
@@ -203,7 +287,8 @@ int run_info(const arguments& o) {
 }
 
 int run_list(const arguments& o) {
-  std::vector<map_info> maps;
+  const std::vector<pin> pins = o.bpffs ? find_pins() : std::vector<pin>{};
+  std::vector<std::pair<map_info, map_extras>> maps;
   auto id = next_map_id(0);
   for (; id; id = next_map_id(*id)) {
     auto m = map::open_id(*id, {access::read_only});
@@ -212,18 +297,19 @@ int run_list(const arguments& o) {
       fail("list: map id " + std::to_string(*id), m.error(), nullptr,
            m.error().category() == bpf_category() ? command::map_get_fd_by_id : command::none);
     }
-    maps.push_back(m->info());
+    maps.emplace_back(m->info(), extras_of(*m, o.bpffs ? &pins : nullptr));
   }
   if (id.error().value() != ENOENT) fail("list", id.error(), nullptr, command::map_get_next_id);
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) out.put('[');
   for (std::size_t i = 0; i < maps.size(); ++i) {
     if (o.json) {
       if (i > 0) out.put(',');
-      print_map_json(out, maps[i]);
+      print_map_json(out, maps[i].first, maps[i].second);
       out.put('}');
     } else {
-      print_map_plain(out, maps[i]);
+      print_map_plain(out, maps[i].first, maps[i].second);
     }
   }
   if (o.json) out.put("]\n");

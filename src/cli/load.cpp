@@ -147,6 +147,7 @@ int run_load(const arguments& o) {
     }
   }
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) {
     out.put("{\"applied\":").number(applied).put("}\n");
   } else {

@@ -26,9 +26,10 @@ namespace {
 
 using namespace bpfbatch::cli;
 
-constexpr std::string_view main_help = R"(Usage: bpfbatch [OPTIONS] COMMAND [ARGS]
+constexpr std::string_view main_help = R"(Usage: bpfbatch [OPTIONS] [map] COMMAND [ARGS]
 Read, drain and inspect eBPF maps in batches (BPF_MAP_LOOKUP_BATCH), falling
 back to a GET_NEXT_KEY walk where the kernel or map type has no batches.
+The word `map` before COMMAND is optional, as in bpftool map dump id 5.
 
 Commands:
   dump MAP     print every entry
@@ -40,14 +41,32 @@ Commands:
   demo         create two maps, fill them, and time a batched read against a walk
   lookup, update, delete, getnext, peek, push, pop, enqueue, dequeue, pin,
   freeze, create   bpftool's map verbs, with its words and output
+  help [COMMAND]  this help, or COMMAND's
 
 MAP is one of:  id N | pinned PATH | name NAME
 
-Options:
+Options (before or after the command; --opt=VALUE or --opt VALUE; short
+options bundle, -jq; a unique prefix of a long option is that option;
+-- ends the options, for a path that begins with -):
   -j, --json     JSON output, in the shapes of bpftool -j
+  -p, --pretty   JSON indented as bpftool -p prints it (implies -j)
+  -f, --bpffs    info and list: each map's pinned paths in the BPF file
+                 systems, as bpftool -f
   -q, --quiet    no progress counter on stderr
   -h, --help     this help; `bpfbatch COMMAND --help` for one command
   -V, --version  print the version
+
+With -j or -p, a runtime error also prints bpftool's {"error":"MESSAGE"} on
+stdout, where nothing was printed yet.
+
+Exit status:
+  0  done
+  1  an error (the command could not be done; a dump prints nothing on
+     stdout if it came before the first entry, but -j's error object)
+  2  a usage error (the command line cannot be understood)
+  128+N, killed by signal N: a drain stopped by SIGINT, SIGTERM or SIGHUP
+     ends by that signal once every deleted entry is printed or back in
+     the map
 )";
 
 constexpr std::string_view dump_help = R"(Usage: bpfbatch dump MAP [OPTIONS]
@@ -64,6 +83,7 @@ Options:
   -j, --json             a JSON array of {"key": [...], "value": [...]} as
                          bpftool -j map dump prints; per-CPU maps give
                          "values": [{"cpu": N, "value": [...]}, ...]
+  -p, --pretty           the same JSON, indented as bpftool -p prints it
       --batch-size N     elements per kernel call (default: chosen from the
                          map's sizes)
       --method M         auto (batches, else a walk; a BPF_F_MMAPABLE array
@@ -82,7 +102,7 @@ Options:
   -q, --quiet            no progress counter on stderr
 
 Exit status: 0 done; 1 an error (nothing on stdout if it came before the
-first entry); 2 a usage error; a drain stopped by a signal ends by that
+first entry, but -j's {"error":...}); 2 a usage error; a drain stopped by a signal ends by that
 signal once every deleted entry is printed or back in the map.
 )";
 
@@ -136,11 +156,13 @@ error, after saying how many entries were copied (or moved, and put back)
 before it; 2 a usage error. Maps whose values are descriptors are refused.
 )";
 
-constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j]
+constexpr std::string_view info_help = R"(Usage: bpfbatch info MAP [-j|-p] [-f]
 Show what MAP (id N | pinned PATH | name NAME) is: type, id, name, key and
-value sizes, max entries, flags, its BTF (btf_id, and the key and value
-types by name: "struct flow_key"; reading BTF needs CAP_SYS_ADMIN, without
-it the types are unknown), how values are laid out in a batch, and
+value sizes, max entries, flags, bytes_memlock and frozen (as bpftool map
+show prints them; -f adds its pinned paths), its BTF (btf_id, and the key
+and value types by name: "struct flow_key"; reading BTF needs
+CAP_SYS_ADMIN, without it the types are unknown), how values are laid out
+in a batch, and
 which batch commands the kernel supports for it (probed with count = 0,
 which touches no element), and how a drain removes its entries: atomically
 (batch commands, pops) or a lookup then a delete, where a value written in
@@ -149,11 +171,12 @@ commands are probed through a second, writable descriptor where the user
 may have one ("unknown" otherwise).
 )";
 
-constexpr std::string_view list_help = R"(Usage: bpfbatch list [-j]
+constexpr std::string_view list_help = R"(Usage: bpfbatch list [-j|-p] [-f]
 List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes,
-and btf_id for maps with BTF.
+bytes_memlock, frozen, and btf_id for maps with BTF, in bpftool map show's
+fields and layout; -f adds each map's pinned paths (bpftool -f's
+"pinned"), found by a walk of the mounted BPF file systems.
 Nothing is printed unless every map could be read.
-The JSON uses bpftool's map show field names.
 )";
 
 constexpr std::string_view demo_help = R"(Usage: bpfbatch demo [--entries N]
@@ -247,6 +270,7 @@ int main(int argc, char** argv) {
   if (!parsed.usage_error.empty()) usage_error(parsed.usage_error);
   const arguments& o = parsed.args;
   if (o.version) return print("bpfbatch " BPFBATCH_VERSION "\n");
+  if (o.json && !o.help) report_errors_in_json(o.pretty);
   if (o.command == "dump" || o.command == "drain") return o.help ? print(dump_help) : run_dump(o);
   if (o.command == "load") return o.help ? print(load_help) : run_load(o);
   if (o.command == "copy") return o.help ? print(copy_help) : run_copy(o);

@@ -38,6 +38,10 @@ void output::reserve(std::size_t n) noexcept {
 }
 
 output& output::put(std::string_view text) noexcept {
+  if (indenting_) {
+    indent(text);
+    return *this;
+  }
   while (!text.empty()) {
     reserve(1);
     std::size_t n = std::min(text.size(), sizeof(buffer_) - length_);
@@ -49,12 +53,22 @@ output& output::put(std::string_view text) noexcept {
 }
 
 output& output::put(char c) noexcept {
+  if (indenting_) {
+    indent_char(c);
+    return *this;
+  }
   reserve(1);
   buffer_[length_++] = c;
   return *this;
 }
 
 output& output::number(std::uint64_t value) noexcept {
+  if (indenting_) {
+    char digits[20];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+    (void)ec;
+    return put(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
   reserve(20);
   auto [end, ec] = std::to_chars(buffer_ + length_, buffer_ + sizeof(buffer_), value);
   (void)ec;  // 20 digits always fit
@@ -69,16 +83,17 @@ output& output::number(wide_sum value) noexcept {
   do {
     digits[n++] = static_cast<char>('0' + divide_by_10(value));
   } while (value.high != 0 || value.low != 0);
-  reserve(n);
-  while (n > 0) buffer_[length_++] = digits[--n];
+  while (n > 0) put(digits[--n]);
   return *this;
 }
 
 output& output::hex_byte(std::byte b) noexcept {
   static constexpr char digits[] = "0123456789abcdef";
-  reserve(2);
-  buffer_[length_++] = digits[std::to_integer<unsigned>(b) >> 4];
-  buffer_[length_++] = digits[std::to_integer<unsigned>(b) & 0xf];
+  const char two[] = {digits[std::to_integer<unsigned>(b) >> 4], digits[std::to_integer<unsigned>(b) & 0xf]};
+  if (indenting_) return put(std::string_view(two, 2));
+  reserve(2);  // straight into the buffer: a plain dump prints every byte here
+  buffer_[length_++] = two[0];
+  buffer_[length_++] = two[1];
   return *this;
 }
 
@@ -95,7 +110,7 @@ output& output::json_bytes(std::span<const std::byte> bytes) noexcept {
   // into the buffer after one reserve (flush() always empties it), since a
   // dump -j spends most of its time here; only a value larger than the
   // buffer takes the path below.
-  if (bytes.size() < (sizeof(buffer_) - 2) / 7) {
+  if (!indenting_ && bytes.size() < (sizeof(buffer_) - 2) / 7) {
     static constexpr char digits[] = "0123456789abcdef";
     reserve(bytes.size() * 7 + 2);
     char* at = buffer_ + length_;
@@ -138,6 +153,92 @@ output& output::json_string(std::string_view text) noexcept {
     }
   }
   return put('"');
+}
+
+void output::indent(std::string_view text) noexcept {
+  for (char c : text) indent_char(c);
+}
+
+// json_writer's jsonw_eor: a comma before any value but the first.
+void output::separate() noexcept {
+  if (json_.separator) raw(',');
+  json_.separator = true;
+}
+
+// jsonw_eol with pretty set: four spaces a level.
+void output::new_line() noexcept {
+  raw('\n');
+  for (std::uint32_t i = 0; i < json_.depth * 4; ++i) raw(' ');
+}
+
+void output::indent_char(char c) noexcept {
+  json_state& j = json_;
+  if (j.in_string) {
+    raw(c);
+    if (j.escape)
+      j.escape = false;
+    else if (c == '\\')
+      j.escape = true;
+    else if (c == '"')
+      j.in_string = false;
+    return;
+  }
+  const bool scalar_char = c != '{' && c != '[' && c != '}' && c != ']' && c != ',' && c != ':' && c != '"' &&
+                           c != ' ' && c != '\n' && c != '\t' && c != '\r';
+  if (scalar_char) {  // a number, true, false or null: jsonw_printf
+    if (!j.in_scalar) separate();
+    j.in_scalar = true;
+    raw(c);
+    return;
+  }
+  j.in_scalar = false;
+  switch (c) {
+    case '{':
+    case '[':  // jsonw_begin
+      separate();
+      raw(c);
+      if (j.depth < 64) {
+        const std::uint64_t bit = std::uint64_t{1} << j.depth;
+        j.objects = c == '{' ? j.objects | bit : j.objects & ~bit;
+      }
+      ++j.depth;
+      j.separator = false;
+      j.expecting_name = c == '{';
+      return;
+    case '}':
+    case ']':  // jsonw_end
+      if (j.depth > 0) --j.depth;
+      if (j.separator) new_line();
+      raw(c);
+      j.separator = true;
+      j.expecting_name = false;
+      return;
+    case ',':
+      j.expecting_name = in_object();
+      return;
+    case ':':
+      raw(':');
+      raw(' ');
+      return;
+    case '"':
+      separate();
+      if (j.expecting_name) {  // jsonw_name
+        new_line();
+        j.separator = false;
+        j.expecting_name = false;
+      }
+      j.in_string = true;
+      raw('"');
+      return;
+    case '\n':  // the end of a document, as jsonw_destroy ends it
+      if (j.depth == 0) {
+        raw('\n');
+        j.separator = false;
+      }
+      return;
+    default:
+      return;
+  }
 }
 
 void output::stop_on_signals() noexcept {
@@ -250,6 +351,7 @@ int output::flush() noexcept {
     length_ = 0;
     return error_;
   }
+  if (fd_ == 1 && length_ > 0) stdout_used_ = true;
   std::size_t done = 0;
   while (done < length_) {
     const std::size_t before = done;

@@ -33,25 +33,22 @@ bool all_digits(std::string_view text) {
 }
 
 // The arguments as a command line, every field that differs from its
-// default spelled out once.
+// default spelled out once: the options, then `--` and the positional words
+// (a path may begin with '-').
 std::vector<std::string> canonical_words(const arguments& a) {
   std::vector<std::string> w;
-  if (!a.command.empty()) w.emplace_back(a.command);
-  if (!a.selector_kind.empty()) {
-    w.emplace_back(a.selector_kind);
-    w.emplace_back(a.selector_value);
-  }
-  for (std::string_view operand : a.operands) w.emplace_back(operand);
-  if (!a.input.empty()) w.emplace_back(a.input);
   if (a.mode != bpfbatch::cli::load_mode::any) {
     w.emplace_back("--mode");
     w.emplace_back(a.mode == bpfbatch::cli::load_mode::exist ? "exist" : "noexist");
   }
-  if (a.json) w.emplace_back("--json");
+  if (a.pretty) w.emplace_back("--pretty");
+  if (a.json && !a.pretty) w.emplace_back("--json");
+  if (a.bpffs) w.emplace_back("--bpffs");
   if (a.quiet) w.emplace_back("--quiet");
   if (a.sum) w.emplace_back("--sum");
   if (a.count) w.emplace_back("--count");
   if (a.no_btf) w.emplace_back("--no-btf");
+  if (a.drain) w.emplace_back("--drain");
   if (a.batch_size != 0) {
     w.emplace_back("--batch-size");
     w.emplace_back(std::to_string(a.batch_size));
@@ -70,6 +67,18 @@ std::vector<std::string> canonical_words(const arguments& a) {
   }
   if (a.help) w.emplace_back("--help");
   if (a.version) w.emplace_back("--version");
+  w.emplace_back("--");
+  if (!a.command.empty()) w.emplace_back(a.command);
+  if (!a.selector_kind.empty()) {
+    w.emplace_back(a.selector_kind);
+    w.emplace_back(a.selector_value);
+  }
+  if (!a.destination.kind.empty()) {
+    w.emplace_back(a.destination.kind);
+    w.emplace_back(a.destination.value);
+  }
+  for (std::string_view operand : a.operands) w.emplace_back(operand);
+  if (!a.input.empty()) w.emplace_back(a.input);
   return w;
 }
 
@@ -78,17 +87,23 @@ void check_accepted(const arguments& a) {
   if (a.version) return;  // --version stops parsing where it stands
   if (a.help) {
     if (!a.command.empty() &&
-        !is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo", "help"}) &&
+        !is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "demo", "help"}) &&
         !bpfbatch::cli::is_element_verb(a.command))
       violated();
     return;
   }
   const bool element_verb = bpfbatch::cli::is_element_verb(a.command);
-  if (!is_one_of(a.command, {"dump", "drain", "load", "info", "list", "demo"}) && !element_verb) violated();
+  if (!is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "demo"}) && !element_verb)
+    violated();
   if (!element_verb && !a.operands.empty()) violated();
   const bool dump = a.command == "dump" || a.command == "drain";
   const bool load = a.command == "load";
-  const bool takes_map = dump || load || a.command == "info" || (element_verb && a.command != "create");
+  const bool copy = a.command == "copy";
+  const bool takes_map = dump || load || copy || a.command == "info" || (element_verb && a.command != "create");
+  if (copy != !a.destination.kind.empty()) violated();
+  if (!copy && a.drain) violated();
+  if (copy && (!is_one_of(a.destination.kind, {"id", "pinned", "name"}) || a.destination.value.empty()))
+    violated();
   if (takes_map != !a.selector_kind.empty()) violated();
   if (takes_map) {
     if (!is_one_of(a.selector_kind, {"id", "pinned", "name"}) || a.selector_value.empty()) violated();
@@ -99,15 +114,16 @@ void check_accepted(const arguments& a) {
     if (a.selector_kind == "name" && a.selector_value.size() > 15) violated();
   }
   if (!load && (!a.input.empty() || a.mode != bpfbatch::cli::load_mode::any)) violated();
-  if (!a.input.empty() && a.input != "-" && a.input[0] == '-') violated();
-  if (!dump && !load && a.batch_size != 0) violated();
+  if (a.pretty && !a.json) violated();
+  if (a.bpffs && a.command != "info" && a.command != "list") violated();
+  if (!dump && !load && !copy && a.batch_size != 0) violated();
   if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1))
     violated();
   if (a.threads > bpfbatch::cli::max_threads) violated();  // 0 is auto
   if (a.sum && a.count) violated();
   if (a.entries == 0 || a.entries > bpfbatch::cli::max_demo_entries) violated();
   if (a.command != "demo" && a.entries != arguments{}.entries) violated();
-  if (a.command == "demo" && a.json) violated();
+  if (a.command == "demo" && (a.json || a.pretty)) violated();
 }
 
 }  // namespace
