@@ -30,7 +30,7 @@ complete_words() {
   printf '%s\n' "${COMPREPLY[@]}"
 }
 
-commands=(dump drain load copy info list demo help lookup update delete getnext peek push pop enqueue dequeue pin
+commands=(dump drain load copy info list show demo help lookup update delete getnext peek push pop enqueue dequeue pin
   freeze create)
 check "an unknown command is a usage error (so that 'help COMMAND' proves a command exists)" \
   test "$("$tool" help no-such-command >/dev/null 2>&1; echo $?)" = 2

@@ -263,3 +263,39 @@ TEST_CASE("the error object escapes control characters of the message as JSON") 
   REQUIRE(parsed.has_value());
   CHECK(parsed->find("error")->text == "pinned /nonexistent/a\\x09b: no such file");
 }
+
+TEST_CASE("map show MAP prints bpftool's plain lines, and with -j an object holding bpftool's fields") {
+  REQUIRE_KERNEL();
+  if (bpftool_path().empty()) return;
+  pinned_map p(support::create(map_type::percpu_hash, 8, 12, 64), "cli_show");
+  REQUIRE(support::freeze(p.m.fd()) == 0);
+  CHECK(cli({"map", "show", "pinned", p.path}).out == bpftool({"map", "show", "pinned", p.path}).out);
+  const auto theirs = json::parse(bpftool({"-j", "map", "show", "pinned", p.path}).out);
+  const auto ours = json::parse(cli({"-j", "map", "show", "pinned", p.path}).out);
+  REQUIRE(theirs.has_value());
+  REQUIRE(ours.has_value());
+  REQUIRE(theirs->fields.size() >= 8);
+  for (const auto& [name, value] : theirs->fields) {
+    INFO(name);
+    REQUIRE(ours->find(name) != nullptr);
+    CHECK(ours->find(name)->text == value.text);
+  }
+  // -p: bpftool's fields first, indented the same.
+  const std::string pretty = cli({"-p", "map", "show", "pinned", p.path}).out;
+  CHECK(pretty.starts_with(open_object(bpftool({"-p", "map", "show", "pinned", p.path}).out)));
+}
+
+TEST_CASE("map show without a map lists every map, as list does") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::hash, 4, 4, 4), "cli_show_all");
+  const std::string shown = cli({"map", "show"}).out;
+  std::string listed = "\n";  // appended to: see plain_entry on g++ 12's -Wrestrict
+  listed += shown;
+  std::string heading = "\n";
+  heading += std::to_string(p.m.info().id);
+  heading += ": hash";
+  CHECK(listed.find(heading) != std::string::npos);
+  const auto all = json::parse(cli({"show", "-j"}).out);
+  REQUIRE(all.has_value());
+  CHECK(!all->items.empty());
+}

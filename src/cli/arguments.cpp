@@ -56,9 +56,10 @@ constexpr option_spec option_table[] = {
 // What may follow a command's map selector (for create, the command).
 enum class operand_kind {
   none,
-  input_file,  // load: FILE or -, optional
-  second_map,  // copy: the destination's selector
-  words,       // bpftool's element verbs: read by the verb itself (elements.cpp)
+  input_file,    // load: FILE or -, optional
+  second_map,    // copy: the destination's selector
+  words,         // bpftool's element verbs: read by the verb itself (elements.cpp)
+  optional_map,  // show: a map, or none for every map
 };
 
 // A command: whether a map selector follows it, what follows the selector,
@@ -83,6 +84,7 @@ constexpr command_spec command_table[] = {
     {"copy", true, operand_kind::second_map, bit_batch_size | bit_drain | bit_json | bit_pretty | bit_quiet},
     {"info", true, operand_kind::none, bit_json | bit_pretty | bit_bpffs | bit_quiet},
     {"list", false, operand_kind::none, bit_json | bit_pretty | bit_bpffs | bit_quiet},
+    {"show", false, operand_kind::optional_map, bit_json | bit_pretty | bit_bpffs | bit_quiet},
     {"demo", false, operand_kind::none, bit_entries | bit_quiet},
     {"lookup", true, operand_kind::words, element_options},
     {"update", true, operand_kind::words, element_options},
@@ -291,7 +293,8 @@ class option_reader {
 // A selector read from two words (KIND VALUE), checked and, for id, read;
 // `what` names it in the error when the words are not one.
 std::string read_selector(std::span<const std::string_view> words, selector& which, std::string_view what) {
-  if (words.empty() || !is_selector_kind(words[0])) return std::string(what) + ": id N, pinned PATH or name NAME";
+  if (words.empty() || !is_selector_kind(words[0]))
+    return std::string(what) + ": id N, pinned PATH or name NAME";
   if (words.size() < 2) return std::string(words[0]) + " needs a value";
   which.kind = words[0];
   which.value = words[1];
@@ -345,6 +348,7 @@ std::string read_map_operands(const command_spec& command, std::span<const std::
       operands = operands.subspan(1);
       break;
     case operand_kind::none:
+    case operand_kind::optional_map:
       break;
   }
   if (!operands.empty()) return "unexpected argument " + quoted(operands[0]);
@@ -355,7 +359,8 @@ std::string read_map_operands(const command_spec& command, std::span<const std::
 std::string read_positional(std::span<const std::string_view> words, arguments& a, unsigned given) {
   if (!words.empty() && words[0] == "map") words = words.subspan(1);
   if (words.empty())
-    return a.help ? std::string() : "a command is needed: dump, drain, load, copy, info, list, demo or a map verb";
+    return a.help ? std::string()
+                  : "a command is needed: dump, drain, load, copy, info, list, demo or a map verb";
   const command_spec* command = find_command(words[0]);
   if (!command) return "unknown command " + quoted(words[0]);
   a.command = command->name;
@@ -363,6 +368,8 @@ std::string read_positional(std::span<const std::string_view> words, arguments& 
   if (a.help) return {};
   const auto rest = words.subspan(1);
   if (command->takes_map) {
+    if (auto error = read_map_operands(*command, rest, a); !error.empty()) return error;
+  } else if (command->operands == operand_kind::optional_map && !rest.empty()) {
     if (auto error = read_map_operands(*command, rest, a); !error.empty()) return error;
   } else if (command->operands == operand_kind::words) {
     a.operands.assign(rest.begin(), rest.end());  // create FILE type ...

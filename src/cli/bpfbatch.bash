@@ -16,7 +16,7 @@ _bpfbatch() {
     cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
   fi
 
-  local commands="dump drain load copy info list demo help lookup update delete getnext peek push pop enqueue
+  local commands="dump drain load copy info list show demo help lookup update delete getnext peek push pop enqueue
     dequeue pin freeze create"
   local options="--json --pretty --bpffs --quiet --help --version --batch-size --method --threads --sum --count
     --no-btf --mode --drain --entries"
@@ -51,6 +51,7 @@ _bpfbatch() {
   fi
   case $command in
     list | demo) return ;;
+    show) ((after == 0)) && mapfile -t COMPREPLY < <(compgen -W "id pinned name" -- "$cur"); return ;;
     help) ((after == 0)) && mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur"); return ;;
     create) ((after == 0)) && { compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); }
       ((after > 0)) && mapfile -t COMPREPLY < <(compgen -W "type key value entries name flags inner_map" -- "$cur")

@@ -10,6 +10,7 @@ int run_info(const arguments& o);
 int run_load(const arguments& o);
 int run_copy(const arguments& o);
 int run_list(const arguments& o);
+int run_show(const arguments& o);  // bpftool map show [MAP]: one map as list prints it, or all
 int run_demo(const arguments& o);
 int run_element_verb(const arguments& o);  // lookup, update, ... (elements.cpp)
 

@@ -316,4 +316,20 @@ int run_list(const arguments& o) {
   return finish(out, "list");
 }
 
+int run_show(const arguments& o) {
+  if (o.selector_kind.empty()) return run_list(o);  // bpftool map show: every map
+  const map m = open_selected(o, access::read_only);
+  const std::vector<pin> pins = o.bpffs ? find_pins() : std::vector<pin>{};
+  const map_extras extras = extras_of(m, o.bpffs ? &pins : nullptr);
+  output out(1);
+  set_up_stdout(out, o);
+  if (o.json) {
+    print_map_json(out, m.info(), extras);
+    out.put("}\n");
+  } else {
+    print_map_plain(out, m.info(), extras);
+  }
+  return finish(out, subject_of(o));
+}
+
 }  // namespace bpfbatch::cli

@@ -38,6 +38,7 @@ Commands:
   copy MAP MAP  write every entry of the first map into the second
   info MAP     what the map is, and which batch commands it supports
   list         every map on the system
+  show [MAP]   bpftool map show: MAP (or every map) as list prints it
   demo         create two maps, fill them, and time a batched read against a walk
   lookup, update, delete, getnext, peek, push, pop, enqueue, dequeue, pin,
   freeze, create   bpftool's map verbs, with its words and output
@@ -172,11 +173,13 @@ may have one ("unknown" otherwise).
 )";
 
 constexpr std::string_view list_help = R"(Usage: bpfbatch list [-j|-p] [-f]
-List every map on the system (needs CAP_SYS_ADMIN): id, type, name, sizes,
-bytes_memlock, frozen, and btf_id for maps with BTF, in bpftool map show's
-fields and layout; -f adds each map's pinned paths (bpftool -f's
-"pinned"), found by a walk of the mounted BPF file systems.
-Nothing is printed unless every map could be read.
+       bpfbatch show [MAP] [-j|-p] [-f]
+List every map on the system (needs CAP_SYS_ADMIN), or show one, as
+bpftool map show [MAP] does (-j: one object for MAP, an array for all):
+id, type, name, sizes, bytes_memlock, frozen, and btf_id for maps with
+BTF, in bpftool map show's fields and layout; -f adds each map's pinned
+paths (bpftool -f's "pinned"), found by a walk of the mounted BPF file
+systems. Nothing is printed unless every map could be read.
 )";
 
 constexpr std::string_view demo_help = R"(Usage: bpfbatch demo [--entries N]
@@ -276,6 +279,7 @@ int main(int argc, char** argv) {
   if (o.command == "copy") return o.help ? print(copy_help) : run_copy(o);
   if (o.command == "info") return o.help ? print(info_help) : run_info(o);
   if (o.command == "list") return o.help ? print(list_help) : run_list(o);
+  if (o.command == "show") return o.help ? print(list_help) : run_show(o);
   if (o.command == "demo") return o.help ? print(demo_help) : run_demo(o);
   if (is_element_verb(o.command)) return o.help ? print(elements_help) : run_element_verb(o);
   return print(main_help);  // --help alone, or the help command

@@ -87,25 +87,27 @@ void check_accepted(const arguments& a) {
   if (a.version) return;  // --version stops parsing where it stands
   if (a.help) {
     if (!a.command.empty() &&
-        !is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "demo", "help"}) &&
+        !is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "show", "demo", "help"}) &&
         !bpfbatch::cli::is_element_verb(a.command))
       violated();
     return;
   }
   const bool element_verb = bpfbatch::cli::is_element_verb(a.command);
-  if (!is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "demo"}) && !element_verb)
+  if (!is_one_of(a.command, {"dump", "drain", "load", "copy", "info", "list", "show", "demo"}) &&
+      !element_verb)
     violated();
   if (!element_verb && !a.operands.empty()) violated();
   const bool dump = a.command == "dump" || a.command == "drain";
   const bool load = a.command == "load";
   const bool copy = a.command == "copy";
-  const bool takes_map = dump || load || copy || a.command == "info" || (element_verb && a.command != "create");
+  const bool takes_map =
+      dump || load || copy || a.command == "info" || (element_verb && a.command != "create");
   if (copy != !a.destination.kind.empty()) violated();
   if (!copy && a.drain) violated();
   if (copy && (!is_one_of(a.destination.kind, {"id", "pinned", "name"}) || a.destination.value.empty()))
     violated();
-  if (takes_map != !a.selector_kind.empty()) violated();
-  if (takes_map) {
+  if (a.command != "show" && takes_map != !a.selector_kind.empty()) violated();  // show: a map or none
+  if (!a.selector_kind.empty()) {
     if (!is_one_of(a.selector_kind, {"id", "pinned", "name"}) || a.selector_value.empty()) violated();
     if (a.selector_kind == "id" &&
         (!all_digits(a.selector_value) ||
@@ -115,7 +117,7 @@ void check_accepted(const arguments& a) {
   }
   if (!load && (!a.input.empty() || a.mode != bpfbatch::cli::load_mode::any)) violated();
   if (a.pretty && !a.json) violated();
-  if (a.bpffs && a.command != "info" && a.command != "list") violated();
+  if (a.bpffs && a.command != "info" && a.command != "list" && a.command != "show") violated();
   if (!dump && !load && !copy && a.batch_size != 0) violated();
   if (!dump && (a.method != iteration::automatic || a.sum || a.count || a.no_btf || a.threads != 1))
     violated();
