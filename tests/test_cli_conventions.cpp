@@ -1,7 +1,11 @@
 // bpftool's conventions around the commands, compared with bpftool on the
 // same maps: -p's indentation, {"error": ...} on stdout with -j, and
 // map show's bytes_memlock, frozen and (-f) pinned.
+#include <sys/mount.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <string>
 #include <vector>
@@ -298,4 +302,32 @@ TEST_CASE("map show without a map lists every map, as list does") {
   const auto all = json::parse(cli({"show", "-j"}).out);
   REQUIRE(all.has_value());
   CHECK(!all->items.empty());
+}
+
+TEST_CASE("-f finds pins under a BPF file system mounted at a path with a space, in bpftool -f's order") {
+  REQUIRE_KERNEL();
+  if (bpftool_path().empty()) return;
+  // /proc/self/mounts writes the space as \040: the tool reads it back.
+  char pattern[] = "/tmp/bpfbatch mount XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  const std::string point = pattern;
+  REQUIRE(::mount("bpf", point.c_str(), "bpf", 0, nullptr) == 0);
+  {
+    pinned_map p(support::create(map_type::hash, 4, 8, 16), "cli_pins_space");
+    const std::string elsewhere = point + "/pinned here";
+    REQUIRE(support::pin(p.m.fd(), elsewhere) == 0);
+    const auto theirs = json::parse(bpftool({"-jf", "map", "show", "pinned", p.path}).out);
+    const auto ours = json::parse(cli({"-jf", "show", "pinned", p.path}).out);
+    REQUIRE(theirs.has_value());
+    REQUIRE(ours.has_value());
+    REQUIRE(ours->find("pinned") != nullptr);
+    std::vector<std::string> their_pins, our_pins;
+    for (const auto& item : theirs->find("pinned")->items) their_pins.push_back(item.text);
+    for (const auto& item : ours->find("pinned")->items) our_pins.push_back(item.text);
+    CHECK(our_pins == their_pins);
+    CHECK(std::find(our_pins.begin(), our_pins.end(), elsewhere) != our_pins.end());
+    ::unlink(elsewhere.c_str());
+  }
+  CHECK(::umount(point.c_str()) == 0);
+  ::rmdir(point.c_str());
 }

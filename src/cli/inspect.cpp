@@ -1,10 +1,13 @@
 // info and list: what maps are, in bpftool's map show field names. Both
 // gather everything before they print, so that an error prints nothing on
 // stdout.
+#include <fcntl.h>
 #include <ftw.h>
 #include <linux/bpf.h>
-#include <mntent.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -52,20 +55,98 @@ int note_pin(const char* path, const struct stat*, int type, struct FTW*) {
   return 0;
 }
 
-std::vector<pin> find_pins() {
-  std::vector<pin> pins;
-  FILE* mounts = ::setmntent("/proc/mounts", "r");
-  if (mounts == nullptr) return pins;
-  current_walk = {&pins, max_pinned_files};
-  while (const mntent* mount = ::getmntent(mounts)) {
-    if (std::string_view(mount->mnt_type) != "bpf") continue;
-    if (::nftw(mount->mnt_dir, note_pin, max_open_directories, FTW_PHYS) != 0) break;
+// A mount point as /proc/self/mounts writes it: a space, tab, newline or
+// backslash in the path is a backslash and three octal digits.
+std::string unescaped_mount_point(std::string_view field) {
+  std::string path;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && field.size() - i > 3 &&
+        field.substr(i + 1, 3).find_first_not_of("01234567") == std::string_view::npos) {
+      path += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      path += field[i];
+    }
   }
-  ::endmntent(mounts);
-  return pins;
+  return path;
 }
 
-// A map's paths in the order the walk found them, as bpftool prints them.
+// Where BPF file systems are mounted, read from /proc/self/mounts by hand:
+// getmntent(3) would link sscanf, and with it some 100 KB of glibc's
+// number and wide-character parsing, into the static tool (under 1 MiB).
+std::vector<std::string> bpffs_mount_points() {
+  std::string text;
+  const int fd = ::open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char chunk[4096];
+  for (ssize_t n; (n = ::read(fd, chunk, sizeof(chunk))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // Each line: source, mount point, type, options, 0 0.
+  std::vector<std::string> points;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view line(text.data() + at, end - at);
+    at = end + 1;
+    const std::size_t first = line.find(' ');
+    const std::size_t second = first == line.npos ? line.npos : line.find(' ', first + 1);
+    const std::size_t third = second == line.npos ? line.npos : line.find(' ', second + 1);
+    if (third == line.npos || line.substr(second + 1, third - second - 1) != "bpf") continue;
+    points.push_back(unescaped_mount_point(line.substr(first + 1, second - first - 1)));
+  }
+  return points;
+}
+
+// The pins in the order bpftool -f prints a map's paths. bpftool keeps them
+// in libbpf's hashmap keyed by id (build_pinned_obj_table, hashmap__append),
+// and prints an id's paths in its bucket's chain order: each entry is put at
+// the head of its chain, and every growth (to keep 4 * size / 3 within the
+// capacity) moves the chains to new buckets in bucket order, each again at
+// the head. So the order depends on every pin found, and is replayed here.
+std::vector<pin> in_bpftool_order(std::vector<pin> found) {
+  // libbpf's hash_bits: the id times a golden-ratio constant, upper bits.
+  auto bucket_of = [](std::uint32_t id, int bits) -> std::size_t {
+    if (bits == 0) return 0;
+    if constexpr (sizeof(std::size_t) == 8)
+      return static_cast<std::size_t>((std::uint64_t{id} * 11400714819323198485ull) >> (64 - bits));
+    else
+      return static_cast<std::size_t>((std::uint32_t{id} * 2654435769u) >> (32 - bits));
+  };
+  std::vector<std::vector<std::size_t>> buckets;  // each chain, head first
+  int bits = 0;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (buckets.empty() || (i + 1) * 4 / 3 > buckets.size()) {  // hashmap_needs_to_grow
+      bits = std::max(bits + 1, 2);                             // HASHMAP_MIN_CAP_BITS
+      std::vector<std::vector<std::size_t>> grown(std::size_t{1} << bits);
+      for (const auto& chain : buckets)
+        for (std::size_t entry : chain) {
+          auto& to = grown[bucket_of(found[entry].id, bits)];
+          to.insert(to.begin(), entry);
+        }
+      buckets = std::move(grown);
+    }
+    auto& chain = buckets[bucket_of(found[i].id, bits)];
+    chain.insert(chain.begin(), i);
+  }
+  std::vector<pin> ordered;
+  ordered.reserve(found.size());
+  for (const auto& chain : buckets)
+    for (std::size_t entry : chain) ordered.push_back(std::move(found[entry]));
+  return ordered;
+}
+
+std::vector<pin> find_pins() {
+  std::vector<pin> pins;
+  current_walk = {&pins, max_pinned_files};
+  for (const std::string& point : bpffs_mount_points())
+    if (::nftw(point.c_str(), note_pin, max_open_directories, FTW_PHYS) != 0) break;
+  return in_bpftool_order(std::move(pins));
+}
+
+// A map's paths in the pins' order (find_pins puts them in bpftool's).
 std::vector<std::string_view> pins_of(std::uint32_t id, const std::vector<pin>& pins) {
   std::vector<std::string_view> paths;
   for (const pin& p : pins)
