@@ -623,3 +623,26 @@ TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
     CHECK(r.ours.out.find("\"a\"") != std::string::npos);
   }
 }
+
+TEST_CASE("-p indents lookup, getnext and pop as bpftool -p does, byte for byte") {
+  REQUIRE_BPFTOOL();
+  twins t(map_type::percpu_array, 4, 8, 16, 4);  // an array: both walks start at key 0
+  for (const auto& [verb, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"lookup", {"key", "1", "0", "0", "0"}}, {"lookup", {"key", "20", "0", "0", "0"}}, {"getnext", {}}}) {
+    CAPTURE(verb);
+    std::vector<std::string> theirs = {"-p", "map", verb, "pinned", t.theirs.path};
+    std::vector<std::string> ours = {"-p", verb, "pinned", t.ours.path};
+    theirs.insert(theirs.end(), words.begin(), words.end());
+    ours.insert(ours.end(), words.begin(), words.end());
+    const both_runs r{run_program(bpftool_path(), theirs), cli(ours)};
+    CHECK((r.ours.status == 0) == (r.theirs.status == 0));
+    CHECK(r.ours.out == r.theirs.out);
+  }
+  map queue = support::create(map_type::queue, 0, 4, 4);
+  const std::uint32_t value = 7;
+  REQUIRE(queue.push(std::as_bytes(std::span(&value, 1))));
+  pinned_map q(std::move(queue), "el_pretty_queue");
+  // bpftool -p map pop's output, as bpftool 7 prints it.
+  CHECK(cli({"pop", "pinned", q.path, "-p"}).out ==
+        "{\n    \"key\": [],\n    \"value\": [\"0x07\",\"0x00\",\"0x00\",\"0x00\"\n    ]\n}\n");
+}

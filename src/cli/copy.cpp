@@ -56,6 +56,7 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
 // The line that says what was done: "Copied N entries" or {"copied":N}.
 int print_done(const arguments& o, std::uint64_t n) {
   output out(1);
+  set_up_stdout(out, o);
   const char* word = o.drain ? "moved" : "copied";
   if (o.json) {
     out.put("{\"").put(word).put("\":").number(n).put("}\n");

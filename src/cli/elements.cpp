@@ -69,6 +69,7 @@ bool is(std::error_code error, int errno_value) { return error == make_error(err
 // bpftool -j prints null after a verb that prints nothing.
 int done_quietly(const arguments& o) {
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) out.put("null\n");
   return finish(out, subject_of(o));
 }
@@ -95,6 +96,7 @@ class element_printer {
                     .value_size = info_.value_size,
                     .stride = static_cast<std::size_t>(info_.per_cpu_stride())};
     output out(1);
+    set_up_stdout(out, o_);
     print_element(out, format, e);
     return finish(out, subject_of(o_));
   }
@@ -115,6 +117,7 @@ int run_lookup(const arguments& o) {
   const auto found = info.key_size == 0 ? m.peek(value) : m.lookup_element(w.key, value);
   if (!found && is(found.error(), ENOENT)) {
     output out(1);
+    set_up_stdout(out, o);
     if (o.json)
       out.put("null\n");
     else
@@ -180,6 +183,7 @@ int run_getnext(const arguments& o) {
     element_failed(o, m, got.error(), command::map_get_next_key);
   }
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) {
     out.put("{\"key\":");
     (o.operands.empty() ? out.put("null") : out.json_bytes(w.key)).put(",\"next_key\":").json_bytes(next);
@@ -207,6 +211,7 @@ int run_pop(const arguments& o) {
     if (!is(popped.error(), ENOENT))
       element_failed(o, m, popped.error(), command::map_lookup_and_delete_elem);
     output out(1);
+    set_up_stdout(out, o);
     out.put(o.json ? "null\n" : "Error: empty map\n");  // bpftool prints it on stdout
     (void)finish(out, subject_of(o));
     return exit_failure;
