@@ -150,3 +150,20 @@ TEST_CASE("copy needs two maps, and --drain belongs to copy alone") {
   CHECK(cli({"copy", "id", "1", "id", "x"}).status == 2);
   CHECK(cli({"dump", "id", "1", "--drain"}).status == 2);
 }
+
+TEST_CASE("copy --drain refuses a bloom filter destination: what it takes can never be read back") {
+  REQUIRE_KERNEL();
+  map queue = support::create(map_type::queue, 0, 4, 16);
+  for (std::uint32_t i = 0; i < 5; ++i) REQUIRE(queue.push(std::as_bytes(std::span(&i, 1))));
+  pinned_map source(std::move(queue), "move_bloom_src");
+  pinned_map bloom(support::create(map_type::bloom_filter, 0, 4, 16), "move_bloom_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", bloom.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot move into a bloom_filter map") != std::string::npos);
+  std::uint32_t value = 0;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    REQUIRE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+    CHECK(value == i);
+  }
+}

@@ -47,6 +47,11 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
   if (drain && (to.type == map_type::lru_hash || to.type == map_type::lru_percpu_hash))
     return "cannot move into an LRU map: it evicts elements to make room instead of refusing them, and "
            "moved elements would be lost; copy without --drain";
+  // A bloom filter takes every value and gives none back (no lookup, no
+  // pop): a queue or stack moved into one would be gone for good.
+  if (drain && to.type == map_type::bloom_filter)
+    return "cannot move into a bloom_filter map: its values can never be read back, and moved elements "
+           "would be lost";
   if (!drain && (from.type == map_type::queue || from.type == map_type::stack))
     return "a " + std::string(map_type_name(from.type)) +
            " cannot be read without taking its elements: use copy --drain to move them";

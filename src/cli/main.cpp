@@ -146,7 +146,8 @@ Options:
                        what DESTINATION refuses (a full map) is put back
                        into SOURCE, so that the two maps together always
                        hold every entry. Queues and stacks move only so;
-                       LRU maps, which evict rather than refuse, are not
+                       LRU maps, which evict rather than refuse, and
+                       bloom filters, which give nothing back, are not
                        moved into.
                        SIGINT, SIGTERM and SIGHUP stop it between batches.
       --batch-size N   elements per kernel call
