@@ -204,4 +204,16 @@ bool values_are_descriptors(map_type type) noexcept {
   }
 }
 
+bool keys_are_descriptors(map_type type) noexcept {
+  switch (type) {
+    case map_type::sk_storage:
+    case map_type::inode_storage:
+    case map_type::task_storage:
+    case map_type::cgrp_storage:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace bpfbatch::cli

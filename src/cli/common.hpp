@@ -60,6 +60,11 @@ int finish(output& out, std::string_view subject);
 // a drain puts an inner map back while it exists.
 bool values_are_descriptors(map_type type) noexcept;
 
+// Local storages (socket, inode, task, cgroup) whose key is a descriptor of
+// the calling process, whose object holds the value: a key read elsewhere
+// names some other file of this process.
+bool keys_are_descriptors(map_type type) noexcept;
+
 // Whether the process holds a capability in its effective set.
 bool has_capability(int capability) noexcept;
 

@@ -35,6 +35,8 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
   if (values_are_descriptors(from.type) || is_map_in_map(from.type) || values_are_descriptors(to.type) ||
       is_map_in_map(to.type))
     return "cannot copy a " + types + ": their values are descriptors when written, ids when read";
+  if (keys_are_descriptors(from.type) || keys_are_descriptors(to.type))
+    return "cannot copy a " + types + ": their keys are descriptors of the process that writes them";
   if (from.per_cpu_values() != to.per_cpu_values())
     return "cannot copy a " + types + ": one holds a value per CPU, the other one value";
   if (from.key_size != to.key_size || from.value_size != to.value_size)
