@@ -1,8 +1,6 @@
 // The tool's copy: every element of one map written into another; --drain
 // moves them, and loses none when the destination refuses some. Checked
 // against GET_NEXT_KEY walks of both maps (support::reference_walk).
-#include <linux/bpf.h>
-
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -174,20 +172,7 @@ TEST_CASE("copy refuses a map keyed by descriptors: an inode storage would take 
   REQUIRE_KERNEL();
   pinned_map source(support::create_spin_lock_map(map_type::hash, 8), "copy_fdkey_src");
   support::fill_spin_lock_map(source.m, 5);  // keys 0 to 4: stdin, stdout, stderr, the two maps
-  const unique_fd btf(support::load_spin_lock_btf());
-  map_spec spec;
-  spec.type = map_type::inode_storage;
-  spec.key_size = 4;
-  spec.value_size = sizeof(support::spin_value);
-  spec.map_flags = BPF_F_NO_PREALLOC;
-  spec.name = "copy_fdkey_dst";
-  spec.btf_fd = btf.get();
-  spec.btf_key_type_id = support::btf_u32_type;
-  spec.btf_value_type_id = support::btf_spin_value_type;
-  auto storage = map::create(spec);
-  INFO("creating an inode storage: ", storage.error().message());
-  REQUIRE(storage);
-  pinned_map destination(std::move(*storage), "copy_fdkey_dst");
+  pinned_map destination(support::create_inode_storage(), "copy_fdkey_dst");
   const auto original = support::reference_walk(source.m.fd());
   for (const char* drain : {"--quiet", "--drain"}) {
     CAPTURE(drain);
