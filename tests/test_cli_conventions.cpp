@@ -264,6 +264,14 @@ TEST_CASE("the error object escapes control characters of the message as JSON") 
   CHECK(parsed->find("error")->text == "pinned /nonexistent/a\\x09b: no such file");
 }
 
+TEST_CASE("a message escapes bytes that are not UTF-8, so that the error object is valid JSON, and keeps UTF-8") {
+  REQUIRE_KERNEL();
+  const auto r = cli({"-j", "dump", "pinned", "/nonexistent/\xff\xc3(\xc3\xa9\xed\xa0\x80"});
+  CHECK(r.status == 1);
+  CHECK(r.out == "{\"error\":\"pinned /nonexistent/\\\\xff\\\\xc3(\xc3\xa9\\\\xed\\\\xa0\\\\x80: no such file\"}\n");
+  CHECK(r.err == "bpfbatch: pinned /nonexistent/\\xff\\xc3(\xc3\xa9\\xed\\xa0\\x80: no such file\n");
+}
+
 TEST_CASE("map show MAP prints bpftool's plain lines, and with -j an object holding bpftool's fields") {
   REQUIRE_KERNEL();
   if (bpftool_path().empty()) return;
