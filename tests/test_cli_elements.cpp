@@ -604,6 +604,29 @@ TEST_CASE("create refuses an unknown type, a missing name and a name too long, c
   CHECK(::access(path.c_str(), F_OK) != 0);
 }
 
+TEST_CASE("create refuses a size, entries or flags given twice, as bpftool's create does, creating nothing") {
+  REQUIRE_BPFTOOL();
+  const std::string ours = support::bpffs_dir() + "/el_twice_ours";
+  const std::string theirs = support::bpffs_dir() + "/el_twice_theirs";
+  const std::vector<std::string> base = {"type", "hash", "key", "4", "value", "4", "entries", "4", "name", "x"};
+  for (const std::vector<std::string>& again : std::vector<std::vector<std::string>>{
+           {"key", "8"}, {"value", "8"}, {"entries", "8"}, {"flags", "1", "flags", "0"}}) {
+    std::vector<std::string> o = {"create", ours}, t = {"map", "create", theirs};
+    for (const auto* words : {&base, &again}) {
+      o.insert(o.end(), words->begin(), words->end());
+      t.insert(t.end(), words->begin(), words->end());
+    }
+    CAPTURE(again.front());
+    const auto r = cli(o);
+    const auto b = run_program(bpftool_path(), t);
+    CHECK(b.status != 0);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("already specified") != std::string::npos);
+    CHECK(::access(ours.c_str(), F_OK) != 0);
+    ::unlink(theirs.c_str());
+  }
+}
+
 TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
   REQUIRE_BPFTOOL();
   for (bool json : {false, true}) {

@@ -284,10 +284,13 @@ create_request read_create_words(const arguments& o) {
   const std::span<const std::string_view> words = o.operands;
   r.file = words.front();
   const std::string subject = create_subject(r.file);
-  auto number = [&](std::size_t at, const char* what) {
+  // bpftool's parse_u32_arg refuses a second value where the first was
+  // not 0; taking the last one would create a map unlike bpftool's.
+  auto number = [&](std::size_t at, const char* what, std::uint32_t& field) {
     const auto n = parse_number(words[at]);
     if (!n) refuse(subject, "create", joined({"can't parse '", escaped(words[at]), "' as ", what}));
-    return *n;
+    if (field != 0) refuse(subject, "create", joined({what, " already specified"}));
+    field = *n;
   };
   for (std::size_t at = 1; at < words.size(); at += 2) {
     const std::string_view word = words[at];
@@ -303,13 +306,13 @@ create_request read_create_words(const arguments& o) {
       if (next.empty() || next.size() > 15) refuse(subject, "create", "name takes 1 to 15 characters");
       r.spec.name = next;
     } else if (is_prefix(word, "key")) {
-      r.spec.key_size = number(at + 1, "key size");
+      number(at + 1, "key size", r.spec.key_size);
     } else if (is_prefix(word, "value")) {
-      r.spec.value_size = number(at + 1, "value size");
+      number(at + 1, "value size", r.spec.value_size);
     } else if (is_prefix(word, "entries")) {
-      r.spec.max_entries = number(at + 1, "max entries");
+      number(at + 1, "max entries", r.spec.max_entries);
     } else if (is_prefix(word, "flags")) {
-      r.spec.map_flags = number(at + 1, "flags");
+      number(at + 1, "flags", r.spec.map_flags);
     } else if (is_prefix(word, "inner_map")) {
       r.inner.emplace(open_inner_map(o, words, at + 1));
       r.spec.inner_map_fd = r.inner->fd();
