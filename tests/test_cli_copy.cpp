@@ -182,3 +182,21 @@ TEST_CASE("copy refuses a map keyed by descriptors: an inode storage would take 
     CHECK(support::reference_walk(source.m.fd()) == original);
   }
 }
+
+TEST_CASE("copy --drain puts a stack's refused values back in their order: the source pops as before") {
+  REQUIRE_KERNEL();
+  map stack = support::create(map_type::stack, 0, 4, 16);
+  for (std::uint32_t i = 1; i <= 6; ++i) REQUIRE(stack.push(std::as_bytes(std::span(&i, 1))));
+  pinned_map source(std::move(stack), "move_stack_src");
+  pinned_map destination(support::create(map_type::stack, 0, 4, 2), "move_stack_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("2 entries moved before it, 4 entries put back") != std::string::npos);
+  std::uint32_t value = 0;
+  for (std::uint32_t expected = 4; expected >= 1; --expected) {
+    REQUIRE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+    CHECK(value == expected);
+  }
+  CHECK_FALSE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+}
