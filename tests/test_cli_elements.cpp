@@ -368,6 +368,25 @@ TEST_CASE("update of a per-CPU map takes one value for each possible CPU") {
     CHECK(std::to_integer<unsigned>(values[cpu][0]) == (cpu + 1) % 256);
 }
 
+TEST_CASE("hex bytes a and e in every CPU's value are bytes, not the flags any and exist") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::percpu_hash, 4, 4, 4), "el_percpu_hex");
+  const std::uint32_t cpus = p.m.info().value_copies;
+  if (cpus < 2) return;  // one CPU: no other CPU's bytes to read
+  for (const std::string last : {"a", "e"}) {
+    CAPTURE(last);
+    std::vector<std::string> words = {"update", "pinned", p.path, "key", "1", "0", "0", "0", "value", "hex"};
+    for (std::uint32_t cpu = 0; cpu < cpus; ++cpu)
+      for (int b = 0; b < 4; ++b) words.push_back(cpu + 1 == cpus && b == 3 ? last : "1");
+    const auto r = cli(words);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto c = contents_of(p.m);
+    REQUIRE(c.size() == 1);
+    CHECK(std::to_integer<unsigned>(c.begin()->second[cpus - 1][3]) == std::stoul(last, nullptr, 16));
+  }
+}
+
 TEST_CASE("a per-CPU value for another number of CPUs is refused and changes nothing") {
   REQUIRE_KERNEL();
   pinned_map p(support::create(map_type::percpu_hash, 4, 4, 4), "el_percpu");
