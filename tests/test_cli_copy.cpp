@@ -200,3 +200,17 @@ TEST_CASE("copy --drain puts a stack's refused values back in their order: the s
   }
   CHECK_FALSE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
 }
+
+TEST_CASE("copy --drain refuses an LRU source: putting back what the destination refuses evicts other elements") {
+  REQUIRE_KERNEL();
+  // Full: a put-back element takes a free node, and an LRU map refills its
+  // per-CPU free list by evicting when its global one holds few nodes.
+  pinned_map source = filled(map_type::lru_hash, 8, 1000, 1000, "move_lru_src");
+  pinned_map destination = filled(map_type::hash, 8, 10, 10, "move_lru_dst");  // full: refuses all
+  const auto before = support::reference_walk(source.m.fd());
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain", "--batch-size", "50"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot move out of an LRU map") != std::string::npos);
+  CHECK(support::reference_walk(source.m.fd()) == before);
+}

@@ -49,6 +49,12 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
   if (drain && (to.type == map_type::lru_hash || to.type == map_type::lru_percpu_hash))
     return "cannot move into an LRU map: it evicts elements to make room instead of refusing them, and "
            "moved elements would be lost; copy without --drain";
+  // Nor can a move out of one put back what the destination refuses: the
+  // put-back element takes a free node, and an LRU map whose global free
+  // list runs short refills a CPU's list by evicting (bpf_lru_list_shrink).
+  if (drain && (from.type == map_type::lru_hash || from.type == map_type::lru_percpu_hash))
+    return "cannot move out of an LRU map: putting back what the destination refuses would evict other "
+           "elements; copy without --drain, then delete";
   // A bloom filter takes every value and gives none back (no lookup, no
   // pop): a queue or stack moved into one would be gone for good.
   if (drain && to.type == map_type::bloom_filter)

@@ -148,7 +148,8 @@ Options:
                        hold every entry. Queues and stacks move only so;
                        LRU maps, which evict rather than refuse, and
                        bloom filters, which give nothing back, are not
-                       moved into.
+                       moved into; nor are LRU maps moved out of (what
+                       goes back into one can evict others).
                        SIGINT, SIGTERM and SIGHUP stop it between batches.
       --batch-size N   elements per kernel call
   -j, --json           print {"copied": N} ({"moved": N} with --drain)
