@@ -3,6 +3,7 @@
 // bpftool on twin maps in the same state: the same stdout (parsed JSON with
 // -j, the text otherwise), the same success or failure, and the same map
 // contents afterwards.
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -687,4 +688,42 @@ TEST_CASE("-p indents lookup, getnext and pop as bpftool -p does, byte for byte"
   // bpftool -p map pop's output, as bpftool 7 prints it.
   CHECK(cli({"pop", "pinned", q.path, "-p"}).out ==
         "{\n    \"key\": [],\n    \"value\": [\"0x07\",\"0x00\",\"0x00\",\"0x00\"\n    ]\n}\n");
+}
+
+namespace {
+
+// A queue of 7 then 8, or a stack with 8 on top of 7.
+pinned_map seven_then_eight(map_type type, const std::string& name) {
+  map m = support::create(type, 0, 4, 4);
+  for (std::uint32_t v : {7u, 8u}) REQUIRE(m.push(std::as_bytes(std::span(&v, 1))));
+  return pinned_map(std::move(m), name);
+}
+
+std::vector<std::uint32_t> popped_all(const bpfbatch::map& m) {
+  std::vector<std::uint32_t> values;
+  std::uint32_t v = 0;
+  while (m.pop(std::as_writable_bytes(std::span(&v, 1)))) values.push_back(v);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("pop whose value cannot be printed (a full disk) puts it back and fails") {
+  REQUIRE_KERNEL();
+  pinned_map stack = seven_then_eight(map_type::stack, "el_pop_full");
+  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(full >= 0);
+  const auto r = cli({"pop", "pinned", stack.path}, {.stdout_fd = full});
+  ::close(full);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("put back") != std::string::npos);
+  CHECK(popped_all(stack.m) == std::vector<std::uint32_t>{8, 7});
+}
+
+TEST_CASE("dequeue into a pipe nobody reads puts the value back, at the queue's end") {
+  REQUIRE_KERNEL();
+  pinned_map queue = seven_then_eight(map_type::queue, "el_pop_pipe");
+  const auto r = cli({"-j", "dequeue", "pinned", queue.path}, {.stdout_closed = true});
+  CHECK(r.status == 1);
+  CHECK(popped_all(queue.m) == std::vector<std::uint32_t>{8, 7});
 }

@@ -19,6 +19,8 @@
 #include "common.hpp"
 #include "entries.hpp"
 #include "output.hpp"
+#include "put_back.hpp"
+#include "signals.hpp"
 
 namespace bpfbatch::cli {
 
@@ -83,6 +85,22 @@ class element_printer {
       : o_(o), info_(m.info()), formats_(btf_formats_for(o, m)) {}
 
   int print(std::span<const std::byte> key, std::span<const std::byte> value) const {
+    output out(1);
+    put(out, key, value);
+    return finish(out, subject_of(o_));
+  }
+
+  // For an element taken from the map: the errno of a write that failed
+  // (EPIPE included, which finish turns into a silent exit), else 0.
+  int print_taken(std::span<const std::byte> value) const {
+    output out(1);
+    out.stop_on_signals();  // a stalled reader: a stop signal ends the wait (EINTR)
+    put(out, {}, value);
+    return out.flush();
+  }
+
+ private:
+  void put(output& out, std::span<const std::byte> key, std::span<const std::byte> value) const {
     const entry_format format{.info = info_,
                               .json = o_.json,
                               .key_btf = formats_.key ? &*formats_.key : nullptr,
@@ -95,13 +113,10 @@ class element_printer {
                     .copies = info_.value_copies,
                     .value_size = info_.value_size,
                     .stride = static_cast<std::size_t>(info_.per_cpu_stride())};
-    output out(1);
     set_up_stdout(out, o_);
     print_element(out, format, e);
-    return finish(out, subject_of(o_));
   }
 
- private:
   const arguments& o_;
   const map_info& info_;
   btf_formats formats_;
@@ -207,6 +222,9 @@ int run_pop(const arguments& o) {
            exit_failure);
   const element_printer printer(o, m);
   std::vector<std::byte> value(static_cast<std::size_t>(info.value_bytes()));
+  // The popped value is in no map until printed: the stop signals wait,
+  // SIGPIPE is ignored, and a value that cannot be printed goes back.
+  stop_between_batches();
   if (auto popped = m.pop(value); !popped) {
     if (!is(popped.error(), ENOENT))
       element_failed(o, m, popped.error(), command::map_lookup_and_delete_elem);
@@ -216,7 +234,15 @@ int run_pop(const arguments& o) {
     (void)finish(out, subject_of(o));
     return exit_failure;
   }
-  return printer.print({}, value);
+  const int err = printer.print_taken(value);
+  if (err == 0) return 0;
+  put_back_counts back;
+  put_back(m, {}, value, back);
+  print_error(joined({subject_of(o), ": cannot write output: ", std::strerror(err),
+                      back.restored != 0 ? "; the value was put back into the map"
+                                         : "; the value could not be put back and is lost"}));
+  if (const int signal = stop_signal(); signal != 0) end_by_signal(signal);
+  return exit_failure;
 }
 
 // Why BPF_OBJ_PIN failed, in words about the path.
