@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <mntent.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -65,11 +66,24 @@ std::vector<pin> find_pins() {
   return pins;
 }
 
-// A map's paths in the order the walk found them, as bpftool prints them.
+// A map's paths in bpftool -f's order. bpftool keeps the walk's pins in a
+// libbpf hashmap keyed by id (hashmap__append) and prints the id's bucket
+// from its head: each pin goes first in its bucket, and each growth of the
+// table (when empty, or past 3/4 full: hashmap_needs_to_grow) moves the
+// entries bucket by bucket, head first, each again first in its new bucket,
+// which reverses one id's pins.
 std::vector<std::string_view> pins_of(std::uint32_t id, const std::vector<pin>& pins) {
-  std::vector<std::string_view> paths;
-  for (const pin& p : pins)
+  std::vector<std::string_view> paths;  // the id's bucket, tail first
+  std::size_t capacity = 0, size = 0;
+  for (const pin& p : pins) {
+    if (capacity == 0 || (size + 1) * 4 / 3 > capacity) {
+      capacity = capacity < 4 ? 4 : capacity * 2;  // HASHMAP_MIN_CAP_BITS is 2
+      std::reverse(paths.begin(), paths.end());
+    }
     if (p.id == id) paths.push_back(p.path);
+    ++size;
+  }
+  std::reverse(paths.begin(), paths.end());
   return paths;
 }
 
