@@ -214,3 +214,17 @@ TEST_CASE("copy --drain refuses an LRU source: putting back what the destination
   CHECK(r.err.find("cannot move out of an LRU map") != std::string::npos);
   CHECK(support::reference_walk(source.m.fd()) == before);
 }
+
+TEST_CASE("copy into an array too short for the keys says a key is past its end, not that it is full") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 8, 16, "copy_short_src");  // keys 0 to 7
+  pinned_map destination = empty(map_type::array, 8, 4, "copy_short_dst");
+  for (const char* drain : {"--quiet", "--drain"}) {
+    CAPTURE(std::string(drain));
+    auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, drain});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("a key is past the array's end (max_entries 4)") != std::string::npos);
+    CHECK(r.err.find("full") == std::string::npos);
+  }
+  CHECK(support::reference_walk(source.m.fd()).size() == 8);
+}

@@ -54,6 +54,9 @@ std::string subject_of(const selector& which);
 // quietly with status 0, as it does cat.
 int finish(output& out, std::string_view subject);
 
+// The array types: every index below max_entries always holds an element.
+bool is_array(map_type type) noexcept;
+
 // Map types whose values are descriptors on update (a lookup gives an id or
 // a cookie): a drain could not put back what it deleted, and a dump cannot
 // be loaded back. Maps of maps (is_map_in_map) are the same for load, but

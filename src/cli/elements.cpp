@@ -38,12 +38,6 @@ element_words words_for(const arguments& o, const map& m, unsigned parts) {
   return w;
 }
 
-bool is_array(map_type type) {
-  return type == map_type::array || type == map_type::percpu_array || type == map_type::prog_array ||
-         type == map_type::perf_event_array || type == map_type::cgroup_array ||
-         type == map_type::array_of_maps;
-}
-
 bool is(std::error_code error, int errno_value) { return error == make_error(errno_value); }
 
 // A failed element command: the causes a script meets most (a missing key,
