@@ -210,7 +210,8 @@ TEST_CASE("-f lists a map's pins in bpftool -f's order, however many maps are pi
     ::unlink(more.back().c_str());
     REQUIRE(support::pin(p.m.fd(), more.back()) == 0);
     CAPTURE(n);
-    CHECK(pins(cli({"info", "-jf", "pinned", p.path})) == pins(bpftool({"-jf", "map", "show", "pinned", p.path})));
+    CHECK(pins(cli({"info", "-jf", "pinned", p.path})) ==
+          pins(bpftool({"-jf", "map", "show", "pinned", p.path})));
   }
   for (const std::string& path : more) ::unlink(path.c_str());
 }
@@ -289,11 +290,13 @@ TEST_CASE("the error object escapes control characters of the message as JSON") 
   CHECK(parsed->find("error")->text == "pinned /nonexistent/a\\x09b: no such file");
 }
 
-TEST_CASE("a message escapes bytes that are not UTF-8, so that the error object is valid JSON, and keeps UTF-8") {
+TEST_CASE(
+    "a message escapes bytes that are not UTF-8, so that the error object is valid JSON, and keeps UTF-8") {
   REQUIRE_KERNEL();
   const auto r = cli({"-j", "dump", "pinned", "/nonexistent/\xff\xc3(\xc3\xa9\xed\xa0\x80"});
   CHECK(r.status == 1);
-  CHECK(r.out == "{\"error\":\"pinned /nonexistent/\\\\xff\\\\xc3(\xc3\xa9\\\\xed\\\\xa0\\\\x80: no such file\"}\n");
+  CHECK(r.out ==
+        "{\"error\":\"pinned /nonexistent/\\\\xff\\\\xc3(\xc3\xa9\\\\xed\\\\xa0\\\\x80: no such file\"}\n");
   CHECK(r.err == "bpfbatch: pinned /nonexistent/\\xff\\xc3(\xc3\xa9\\xed\\xa0\\x80: no such file\n");
 }
 

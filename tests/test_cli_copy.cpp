@@ -168,7 +168,8 @@ TEST_CASE("copy --drain refuses a bloom filter destination: what it takes can ne
   }
 }
 
-TEST_CASE("copy refuses a map keyed by descriptors: an inode storage would take the tool's own files as keys") {
+TEST_CASE(
+    "copy refuses a map keyed by descriptors: an inode storage would take the tool's own files as keys") {
   REQUIRE_KERNEL();
   pinned_map source(support::create_spin_lock_map(map_type::hash, 8), "copy_fdkey_src");
   support::fill_spin_lock_map(source.m, 5);  // keys 0 to 4: stdin, stdout, stderr, the two maps
@@ -201,7 +202,8 @@ TEST_CASE("copy --drain puts a stack's refused values back in their order: the s
   CHECK_FALSE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
 }
 
-TEST_CASE("copy --drain refuses an LRU source: putting back what the destination refuses evicts other elements") {
+TEST_CASE(
+    "copy --drain refuses an LRU source: putting back what the destination refuses evicts other elements") {
   REQUIRE_KERNEL();
   // Full: a put-back element takes a free node, and an LRU map refills its
   // per-CPU free list by evicting when its global one holds few nodes.

@@ -628,7 +628,8 @@ TEST_CASE("create refuses a size, entries or flags given twice, as bpftool's cre
   REQUIRE_BPFTOOL();
   const std::string ours = support::bpffs_dir() + "/el_twice_ours";
   const std::string theirs = support::bpffs_dir() + "/el_twice_theirs";
-  const std::vector<std::string> base = {"type", "hash", "key", "4", "value", "4", "entries", "4", "name", "x"};
+  const std::vector<std::string> base = {"type", "hash",    "key", "4",    "value",
+                                         "4",    "entries", "4",   "name", "x"};
   for (const std::vector<std::string>& again : std::vector<std::vector<std::string>>{
            {"key", "8"}, {"value", "8"}, {"entries", "8"}, {"flags", "1", "flags", "0"}}) {
     std::vector<std::string> o = {"create", ours}, t = {"map", "create", theirs};
@@ -670,8 +671,10 @@ TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
 TEST_CASE("-p indents lookup, getnext and pop as bpftool -p does, byte for byte") {
   REQUIRE_BPFTOOL();
   twins t(map_type::percpu_array, 4, 8, 16, 4);  // an array: both walks start at key 0
-  for (const auto& [verb, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"lookup", {"key", "1", "0", "0", "0"}}, {"lookup", {"key", "20", "0", "0", "0"}}, {"getnext", {}}}) {
+  for (const auto& [verb, words] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"lookup", {"key", "1", "0", "0", "0"}},
+                                                                     {"lookup", {"key", "20", "0", "0", "0"}},
+                                                                     {"getnext", {}}}) {
     CAPTURE(verb);
     std::vector<std::string> theirs = {"-p", "map", verb, "pinned", t.theirs.path};
     std::vector<std::string> ours = {"-p", verb, "pinned", t.ours.path};

@@ -127,7 +127,8 @@ std::string describe(std::string_view subject, std::error_code error, const map_
       // What htab_map_update_elem (and the queue's push) answer when every
       // one of max_entries is taken, and array_map_update_elem for an index
       // past max_entries: an array is never full.
-      if (info == nullptr || (failed != command::map_update_batch && failed != command::map_update_elem)) break;
+      if (info == nullptr || (failed != command::map_update_batch && failed != command::map_update_elem))
+        break;
       if (is_array(info->type))
         return text + "a key is past the array's end (max_entries " + std::to_string(info->max_entries) + ")";
       return text + "the map is full (" + std::to_string(info->max_entries) + " entries)";
