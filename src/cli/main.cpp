@@ -209,7 +209,8 @@ hex 01 00 00 00; a number above 255 or with a sign is refused (bpftool
 wraps it). A per-CPU map's VALUE is one CPU's bytes, written to every
 possible CPU, or (unlike bpftool) the bytes of every possible CPU in turn.
 A map of maps' VALUE is a MAP.
-Queues and stacks take no key. create does not mount a BPF filesystem.
+Queues and stacks take no key; pop and dequeue put the value back when it
+cannot be printed. create does not mount a BPF filesystem.
 
 Exit status: 0 done; 1 a failure (a missing key: bpftool's "Not found" or
 "Error: empty map" on stdout, null with -j); 2 a usage error.
