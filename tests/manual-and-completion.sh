@@ -54,6 +54,14 @@ check "a map selector is completed after a command" grep -qx pinned <<<"$(comple
 check "copy's second map is completed after the first" grep -qx id <<<"$(complete_words copy id 7 "")"
 check "--method's values are completed" grep -qx walk <<<"$(complete_words dump --method "")"
 check "the word map before the command is skipped" grep -qx key <<<"$(complete_words map lookup id 7 "")"
+check "a map named map is an operand, not the word map" grep -qx id <<<"$(complete_words copy name map "")"
+check "an option named by a prefix takes its value" grep -qx pinned <<<"$(complete_words --batch 5 dump "")"
+check "--opt=VALUE holds its value" grep -qx pinned <<<"$(complete_words --batch-size=5 dump "")"
+# bash splits a word at = (COMP_WORDBREAKS): --batch-size=5 comes as three.
+check "--opt = VALUE, as bash splits it, holds its value" grep -qx pinned <<<"$(complete_words --batch-size = 5 dump "")"
+check "--method=<TAB> completes its values" grep -qx walk <<<"$(complete_words dump --method = "")"
+check "a prefix of --method is completed with its values" grep -qx walk <<<"$(complete_words dump --meth "")"
+check "after -- a word starting with - is an operand" grep -qx id <<<"$(complete_words copy -- pinned -x "")"
 # The ids come from `bpfbatch list -j` (on PATH as the tool under test): a
 # map made for the check must be among them. Without the privilege to make
 # one, the check is skipped, and a failure where BPFBATCH_REQUIRE_KERNEL=1.

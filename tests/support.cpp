@@ -340,6 +340,23 @@ bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_en
   return std::move(*m);  // the map keeps its own reference to the BTF
 }
 
+bpfbatch::map create_inode_storage() {
+  bpfbatch::unique_fd btf(load_spin_lock_btf());
+  bpfbatch::map_spec spec;
+  spec.type = bpfbatch::map_type::inode_storage;
+  spec.key_size = 4;
+  spec.value_size = sizeof(spin_value);
+  spec.map_flags = BPF_F_NO_PREALLOC;  // local storages take no other
+  spec.name = "inode_storage";
+  spec.btf_fd = btf.get();
+  spec.btf_key_type_id = btf_u32_type;
+  spec.btf_value_type_id = btf_spin_value_type;
+  auto m = bpfbatch::map::create(spec);
+  INFO("creating an inode storage: ", m.error().message());
+  REQUIRE(m);
+  return std::move(*m);
+}
+
 std::vector<std::uint32_t> fill_spin_lock_map(const bpfbatch::map& m, std::uint32_t n) {
   std::vector<std::uint32_t> keys;
   std::vector<spin_value> values;

@@ -93,6 +93,9 @@ struct spin_value {
 };
 // A HASH or ARRAY map with u32 keys and spin_value values (BTF-described).
 bpfbatch::map create_spin_lock_map(bpfbatch::map_type type, std::uint32_t max_entries);
+// An inode storage with u32 keys (descriptors of the writing process) and
+// spin_value values: a map keyed by descriptors.
+bpfbatch::map create_inode_storage();
 
 // Writes keys 0..n-1 with values {k, 0, 2k, 3k} (update_batch) and returns the keys.
 std::vector<std::uint32_t> fill_spin_lock_map(const bpfbatch::map& m, std::uint32_t n);

@@ -194,6 +194,32 @@ TEST_CASE("a map that is not frozen says frozen 0 in JSON and nothing in plain, 
   CHECK(cli({"info", "pinned", p.path}).out.starts_with(shown));
 }
 
+TEST_CASE("-f lists a map's pins in bpftool -f's order, however many maps are pinned on the system") {
+  REQUIRE_KERNEL();
+  if (bpftool_path().empty()) return;
+  // bpftool keeps the pins in a libbpf hashmap: each pin goes first in its
+  // bucket and each growth of the table reverses a bucket, so its order
+  // depends on how many pins the walk found: 12 pins cross a growth.
+  pinned_map p(support::create(map_type::hash, 4, 8, 16), "cli_order_0");
+  std::vector<std::string> more;
+  auto pins = [](const run_result& r) {
+    std::vector<std::string> paths;
+    const auto parsed = json::parse(r.out);
+    if (const json::value* pinned = parsed ? parsed->find("pinned") : nullptr)
+      for (const auto& item : pinned->items) paths.push_back(item.text);
+    return paths;
+  };
+  for (int n = 1; n <= 12; ++n) {
+    more.push_back(support::bpffs_dir() + "/cli_order_" + std::to_string(n));
+    ::unlink(more.back().c_str());
+    REQUIRE(support::pin(p.m.fd(), more.back()) == 0);
+    CAPTURE(n);
+    CHECK(pins(cli({"info", "-jf", "pinned", p.path})) ==
+          pins(bpftool({"-jf", "map", "show", "pinned", p.path})));
+  }
+  for (const std::string& path : more) ::unlink(path.c_str());
+}
+
 TEST_CASE("-f adds each map's pinned paths to info and list, as bpftool -f does") {
   REQUIRE_KERNEL();
   if (bpftool_path().empty()) return;
@@ -266,6 +292,16 @@ TEST_CASE("the error object escapes control characters of the message as JSON") 
   const auto parsed = json::parse(r.out);
   REQUIRE(parsed.has_value());
   CHECK(parsed->find("error")->text == "pinned /nonexistent/a\\x09b: no such file");
+}
+
+TEST_CASE(
+    "a message escapes bytes that are not UTF-8, so that the error object is valid JSON, and keeps UTF-8") {
+  REQUIRE_KERNEL();
+  const auto r = cli({"-j", "dump", "pinned", "/nonexistent/\xff\xc3(\xc3\xa9\xed\xa0\x80"});
+  CHECK(r.status == 1);
+  CHECK(r.out ==
+        "{\"error\":\"pinned /nonexistent/\\\\xff\\\\xc3(\xc3\xa9\\\\xed\\\\xa0\\\\x80: no such file\"}\n");
+  CHECK(r.err == "bpfbatch: pinned /nonexistent/\\xff\\xc3(\xc3\xa9\\xed\\xa0\\x80: no such file\n");
 }
 
 TEST_CASE("map show MAP prints bpftool's plain lines, and with -j an object holding bpftool's fields") {

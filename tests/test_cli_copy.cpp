@@ -150,3 +150,92 @@ TEST_CASE("copy needs two maps, and --drain belongs to copy alone") {
   CHECK(cli({"copy", "id", "1", "id", "x"}).status == 2);
   CHECK(cli({"dump", "id", "1", "--drain"}).status == 2);
 }
+
+TEST_CASE("copy --drain refuses a bloom filter destination: what it takes can never be read back") {
+  REQUIRE_KERNEL();
+  map queue = support::create(map_type::queue, 0, 4, 16);
+  for (std::uint32_t i = 0; i < 5; ++i) REQUIRE(queue.push(std::as_bytes(std::span(&i, 1))));
+  pinned_map source(std::move(queue), "move_bloom_src");
+  pinned_map bloom(support::create(map_type::bloom_filter, 0, 4, 16), "move_bloom_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", bloom.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot move into a bloom_filter map") != std::string::npos);
+  std::uint32_t value = 0;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    REQUIRE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+    CHECK(value == i);
+  }
+}
+
+TEST_CASE(
+    "copy refuses a map keyed by descriptors: an inode storage would take the tool's own files as keys") {
+  REQUIRE_KERNEL();
+  pinned_map source(support::create_spin_lock_map(map_type::hash, 8), "copy_fdkey_src");
+  support::fill_spin_lock_map(source.m, 5);  // keys 0 to 4: stdin, stdout, stderr, the two maps
+  pinned_map destination(support::create_inode_storage(), "copy_fdkey_dst");
+  const auto original = support::reference_walk(source.m.fd());
+  for (const char* drain : {"--quiet", "--drain"}) {
+    CAPTURE(drain);
+    auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, drain});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("keys are descriptors") != std::string::npos);
+    CHECK(support::reference_walk(source.m.fd()) == original);
+  }
+}
+
+TEST_CASE("copy --drain puts a stack's refused values back in their order: the source pops as before") {
+  REQUIRE_KERNEL();
+  map stack = support::create(map_type::stack, 0, 4, 16);
+  for (std::uint32_t i = 1; i <= 6; ++i) REQUIRE(stack.push(std::as_bytes(std::span(&i, 1))));
+  pinned_map source(std::move(stack), "move_stack_src");
+  pinned_map destination(support::create(map_type::stack, 0, 4, 2), "move_stack_dst");
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("2 entries moved before it, 4 entries put back") != std::string::npos);
+  std::uint32_t value = 0;
+  for (std::uint32_t expected = 4; expected >= 1; --expected) {
+    REQUIRE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+    CHECK(value == expected);
+  }
+  CHECK_FALSE(source.m.pop(std::as_writable_bytes(std::span(&value, 1))));
+}
+
+TEST_CASE(
+    "copy --drain refuses an LRU source: putting back what the destination refuses evicts other elements") {
+  REQUIRE_KERNEL();
+  // Full: a put-back element takes a free node, and an LRU map refills its
+  // per-CPU free list by evicting when its global one holds few nodes.
+  pinned_map source = filled(map_type::lru_hash, 8, 1000, 1000, "move_lru_src");
+  pinned_map destination = filled(map_type::hash, 8, 10, 10, "move_lru_dst");  // full: refuses all
+  const auto before = support::reference_walk(source.m.fd());
+  auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, "--drain", "--batch-size", "50"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("cannot move out of an LRU map") != std::string::npos);
+  CHECK(support::reference_walk(source.m.fd()) == before);
+}
+
+TEST_CASE("copy into an array too short for the keys says a key is past its end, not that it is full") {
+  REQUIRE_KERNEL();
+  pinned_map source = filled(map_type::hash, 8, 8, 16, "copy_short_src");  // keys 0 to 7
+  pinned_map destination = empty(map_type::array, 8, 4, "copy_short_dst");
+  const auto original = support::reference_walk(source.m.fd());
+  for (const char* drain : {"--quiet", "--drain"}) {
+    CAPTURE(std::string(drain));
+    auto r = cli({"copy", "pinned", source.path, "pinned", destination.path, drain});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("a key is past the array's end (max_entries 4)") != std::string::npos);
+    CHECK(r.err.find("full") == std::string::npos);
+  }
+  // Keys below 4 met before the first refused one moved; the rest went back.
+  const auto left = support::reference_walk(source.m.fd());
+  const auto array = support::reference_walk(destination.m.fd());
+  for (const auto& [key, values] : original) {
+    const auto in_source = left.find(key);
+    const auto in_array = array.find(key);
+    CHECK(((in_source != left.end() && in_source->second == values) ||
+           (in_array != array.end() && in_array->second == values)));
+  }
+}

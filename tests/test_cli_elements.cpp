@@ -3,6 +3,7 @@
 // bpftool on twin maps in the same state: the same stdout (parsed JSON with
 // -j, the text otherwise), the same success or failure, and the same map
 // contents afterwards.
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -368,6 +369,25 @@ TEST_CASE("update of a per-CPU map takes one value for each possible CPU") {
     CHECK(std::to_integer<unsigned>(values[cpu][0]) == (cpu + 1) % 256);
 }
 
+TEST_CASE("hex bytes a and e in every CPU's value are bytes, not the flags any and exist") {
+  REQUIRE_KERNEL();
+  pinned_map p(support::create(map_type::percpu_hash, 4, 4, 4), "el_percpu_hex");
+  const std::uint32_t cpus = p.m.info().value_copies;
+  if (cpus < 2) return;  // one CPU: no other CPU's bytes to read
+  for (const std::string last : {"a", "e"}) {
+    CAPTURE(last);
+    std::vector<std::string> words = {"update", "pinned", p.path, "key", "1", "0", "0", "0", "value", "hex"};
+    for (std::uint32_t cpu = 0; cpu < cpus; ++cpu)
+      for (int b = 0; b < 4; ++b) words.push_back(cpu + 1 == cpus && b == 3 ? last : "1");
+    const auto r = cli(words);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto c = contents_of(p.m);
+    REQUIRE(c.size() == 1);
+    CHECK(std::to_integer<unsigned>(c.begin()->second[cpus - 1][3]) == std::stoul(last, nullptr, 16));
+  }
+}
+
 TEST_CASE("a per-CPU value for another number of CPUs is refused and changes nothing") {
   REQUIRE_KERNEL();
   pinned_map p(support::create(map_type::percpu_hash, 4, 4, 4), "el_percpu");
@@ -604,6 +624,30 @@ TEST_CASE("create refuses an unknown type, a missing name and a name too long, c
   CHECK(::access(path.c_str(), F_OK) != 0);
 }
 
+TEST_CASE("create refuses a size, entries or flags given twice, as bpftool's create does, creating nothing") {
+  REQUIRE_BPFTOOL();
+  const std::string ours = support::bpffs_dir() + "/el_twice_ours";
+  const std::string theirs = support::bpffs_dir() + "/el_twice_theirs";
+  const std::vector<std::string> base = {"type", "hash",    "key", "4",    "value",
+                                         "4",    "entries", "4",   "name", "x"};
+  for (const std::vector<std::string>& again : std::vector<std::vector<std::string>>{
+           {"key", "8"}, {"value", "8"}, {"entries", "8"}, {"flags", "1", "flags", "0"}}) {
+    std::vector<std::string> o = {"create", ours}, t = {"map", "create", theirs};
+    for (const auto* words : {&base, &again}) {
+      o.insert(o.end(), words->begin(), words->end());
+      t.insert(t.end(), words->begin(), words->end());
+    }
+    CAPTURE(again.front());
+    const auto r = cli(o);
+    const auto b = run_program(bpftool_path(), t);
+    CHECK(b.status != 0);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("already specified") != std::string::npos);
+    CHECK(::access(ours.c_str(), F_OK) != 0);
+    ::unlink(theirs.c_str());
+  }
+}
+
 TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
   REQUIRE_BPFTOOL();
   for (bool json : {false, true}) {
@@ -622,4 +666,67 @@ TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
     check_same_output(r, json);
     CHECK(r.ours.out.find("\"a\"") != std::string::npos);
   }
+}
+
+TEST_CASE("-p indents lookup, getnext and pop as bpftool -p does, byte for byte") {
+  REQUIRE_BPFTOOL();
+  twins t(map_type::percpu_array, 4, 8, 16, 4);  // an array: both walks start at key 0
+  for (const auto& [verb, words] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"lookup", {"key", "1", "0", "0", "0"}},
+                                                                     {"lookup", {"key", "20", "0", "0", "0"}},
+                                                                     {"getnext", {}}}) {
+    CAPTURE(verb);
+    std::vector<std::string> theirs = {"-p", "map", verb, "pinned", t.theirs.path};
+    std::vector<std::string> ours = {"-p", verb, "pinned", t.ours.path};
+    theirs.insert(theirs.end(), words.begin(), words.end());
+    ours.insert(ours.end(), words.begin(), words.end());
+    const both_runs r{run_program(bpftool_path(), theirs), cli(ours)};
+    CHECK((r.ours.status == 0) == (r.theirs.status == 0));
+    CHECK(r.ours.out == r.theirs.out);
+  }
+  map queue = support::create(map_type::queue, 0, 4, 4);
+  const std::uint32_t value = 7;
+  REQUIRE(queue.push(std::as_bytes(std::span(&value, 1))));
+  pinned_map q(std::move(queue), "el_pretty_queue");
+  // bpftool -p map pop's output, as bpftool 7 prints it.
+  CHECK(cli({"pop", "pinned", q.path, "-p"}).out ==
+        "{\n    \"key\": [],\n    \"value\": [\"0x07\",\"0x00\",\"0x00\",\"0x00\"\n    ]\n}\n");
+}
+
+namespace {
+
+// A queue of 7 then 8, or a stack with 8 on top of 7.
+pinned_map seven_then_eight(map_type type, const std::string& name) {
+  map m = support::create(type, 0, 4, 4);
+  for (std::uint32_t v : {7u, 8u}) REQUIRE(m.push(std::as_bytes(std::span(&v, 1))));
+  return pinned_map(std::move(m), name);
+}
+
+std::vector<std::uint32_t> popped_all(const bpfbatch::map& m) {
+  std::vector<std::uint32_t> values;
+  std::uint32_t v = 0;
+  while (m.pop(std::as_writable_bytes(std::span(&v, 1)))) values.push_back(v);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("pop whose value cannot be printed (a full disk) puts it back and fails") {
+  REQUIRE_KERNEL();
+  pinned_map stack = seven_then_eight(map_type::stack, "el_pop_full");
+  const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(full >= 0);
+  const auto r = cli({"pop", "pinned", stack.path}, {.stdout_fd = full});
+  ::close(full);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("put back") != std::string::npos);
+  CHECK(popped_all(stack.m) == std::vector<std::uint32_t>{8, 7});
+}
+
+TEST_CASE("dequeue into a pipe nobody reads puts the value back, at the queue's end") {
+  REQUIRE_KERNEL();
+  pinned_map queue = seven_then_eight(map_type::queue, "el_pop_pipe");
+  const auto r = cli({"-j", "dequeue", "pinned", queue.path}, {.stdout_closed = true});
+  CHECK(r.status == 1);
+  CHECK(popped_all(queue.m) == std::vector<std::uint32_t>{8, 7});
 }

@@ -338,3 +338,15 @@ TEST_CASE("load refuses a map whose values are descriptors, before reading its i
           ": load cannot write a map of type hash_of_maps: its values are descriptors when written, ids when "
           "dumped\n");
 }
+
+TEST_CASE("load refuses a map keyed by descriptors: its keys would name the tool's own files") {
+  REQUIRE_KERNEL();
+  pinned_map storage(support::create_inode_storage(), "load_fdkey");
+  const temp_file document(R"([{"key":["0x00","0x00","0x00","0x00"],"value":[)"
+                           R"("0x01","0x00","0x00","0x00","0x00","0x00","0x00","0x00",)"
+                           R"("0x00","0x00","0x00","0x00","0x00","0x00","0x00","0x00"]}])");
+  auto r = cli({"load", "pinned", storage.path, document.path});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("keys are descriptors") != std::string::npos);
+}

@@ -387,17 +387,51 @@ bool is_element_verb(std::string_view command) noexcept {
   return c != nullptr && c->operands == operand_kind::words;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at text[at] (RFC 3629: no
+// overlong form, no surrogate, nothing past U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view text, std::size_t at) noexcept {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  if (lead < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char low = 0x80, high = 0xbf;  // the second byte's range
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    n = 3;
+    low = lead == 0xe0 ? 0xa0 : 0x80;
+    high = lead == 0xed ? 0x9f : 0xbf;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    n = 4;
+    low = lead == 0xf0 ? 0x90 : 0x80;
+    high = lead == 0xf4 ? 0x8f : 0xbf;
+  }
+  if (n == 0 || at + n > text.size()) return 0;
+  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
+  for (std::size_t i = 2; i < n; ++i)
+    if (byte(at + i) < 0x80 || byte(at + i) > 0xbf) return 0;
+  return n;
+}
+
+}  // namespace
+
+// -j's error object holds the message: it stays valid JSON (UTF-8).
 std::string escaped(std::string_view text) {
   std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
+  for (std::size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    const std::size_t n = utf8_length(text, at);
+    if (n == 0 || byte < 0x20 || byte == 0x7f) {
       constexpr char hex[] = "0123456789abcdef";
       out += "\\x";
       out += hex[byte >> 4];
       out += hex[byte & 15];
+      ++at;
     } else {
-      out += c;
+      out.append(text.substr(at, n));
+      at += n;
     }
   }
   return out;

@@ -71,7 +71,8 @@ parsed_arguments parse_arguments(std::span<const std::string_view> words);
 bool is_element_verb(std::string_view command) noexcept;
 
 // A word from the command line made fit for a one-line message: control
-// characters (a newline in a path) are written as \xHH.
+// characters (a newline in a path) and bytes that are not UTF-8 are
+// written as \xHH.
 std::string escaped(std::string_view text);
 
 // A decimal u32 without sign, spaces or trailing text.

@@ -8,6 +8,20 @@ _bpfbatch_map_field() {  # $1: id or name: that field of every map, from list -j
   bpfbatch list -j 2>/dev/null | grep -oE "\"$field\":(\"[^\"]*\"|[0-9]+)" | sed -E "s/^\"$field\"://; s/\"//g"
 }
 
+# The long option a word names, whole or by a unique prefix as the tool
+# takes it (--meth is --method), without its =VALUE; the word otherwise.
+_bpfbatch_long_option() {
+  local word=${1%%=*} option found=""
+  [[ $word == --?* ]] || { printf '%s\n' "$1"; return; }
+  for option in $2; do
+    [ "$option" = "$word" ] && { printf '%s\n' "$word"; return; }
+    [[ $option == "$word"* ]] && found="$found $option"
+  done
+  # shellcheck disable=SC2086
+  set -- $found
+  if [ $# -eq 1 ]; then printf '%s\n' "$1"; else printf '%s\n' "$word"; fi
+}
+
 _bpfbatch() {
   local cur prev words cword
   if declare -F _init_completion >/dev/null; then
@@ -21,7 +35,9 @@ _bpfbatch() {
   local options="--json --pretty --bpffs --quiet --help --version --batch-size --method --threads --sum --count
     --no-btf --mode --drain --entries"
 
-  case $prev in
+  # --opt=<TAB>: bash gives "=" as the previous word, the option before it.
+  [ "$prev" = = ] && ((cword >= 2)) && prev=${words[cword - 2]}
+  case $(_bpfbatch_long_option "$prev" "$options") in
     id) mapfile -t COMPREPLY < <(compgen -W "$(_bpfbatch_map_field id)" -- "$cur"); return ;;
     name) mapfile -t COMPREPLY < <(compgen -W "$(_bpfbatch_map_field name)" -- "$cur"); return ;;
     pinned) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
@@ -35,15 +51,26 @@ _bpfbatch() {
     return
   fi
 
-  # The command: the first word that is not an option, nor the word "map",
-  # nor the value of an option that takes one.
-  local i command="" after=0
+  # The command: the first word that is not an option, nor the word "map"
+  # before it, nor the value of an option that takes one (named by a
+  # prefix too). After "--" every word is an operand: a map may be named map.
+  local i command="" after=0 ended=0
   for ((i = 1; i < cword; i++)); do
-    case ${words[i]} in
-      --batch-size | --method | --threads | --mode | --entries) ((i++)) ;;
-      -* | map) ;;
-      *) if [ -z "$command" ]; then command=${words[i]} after=0; else after=$((after + 1)); fi ;;
-    esac
+    if ((ended == 0)); then
+      case $(_bpfbatch_long_option "${words[i]}" "$options") in
+        --) ended=1; continue ;;
+        --batch-size | --method | --threads | --mode | --entries)
+          # bash splits --opt=VALUE into three words (= is in COMP_WORDBREAKS).
+          if [[ ${words[i]} == *=* ]]; then :; elif [ "${words[i + 1]:-}" = = ]; then ((i += 2)); else ((i++)); fi
+          continue ;;
+        -?*) continue ;;
+      esac
+    fi
+    if [ -z "$command" ]; then
+      if [ "${words[i]}" != map ] || ((ended)); then command=${words[i]}; fi
+    else
+      after=$((after + 1))
+    fi
   done
   if [ -z "$command" ]; then
     mapfile -t COMPREPLY < <(compgen -W "map $commands" -- "$cur")

@@ -47,6 +47,14 @@ std::size_t bytes_ahead(std::span<const std::string_view> words, std::size_t at,
   return n;
 }
 
+// Whether the first count words are all bytes.
+bool all_bytes(std::span<const std::string_view> words, std::size_t count, bool hex) noexcept {
+  if (words.size() < count) return false;
+  for (std::size_t i = 0; i < count; ++i)
+    if (!parse_byte(words[i], hex)) return false;
+  return true;
+}
+
 // `value ...`: one CPU's value, then for per-CPU maps either nothing more
 // (every CPU gets it: fill_per_cpu_value in bpftool) or the value of each
 // other possible CPU.
@@ -57,8 +65,11 @@ bool read_value(std::span<const std::string_view> words, std::size_t& at, const 
   if (!read_bytes(words, at, info.value_size, hex, "value", out.value.data(), out.error)) return false;
   if (!info.per_cpu_values() || info.value_copies < 2) return true;
   const auto stride = static_cast<std::size_t>(info.per_cpu_stride());
-  const std::size_t more = bytes_ahead(words, at, hex);
   const std::size_t each_cpu = std::size_t{info.value_copies - 1} * info.value_size;
+  std::size_t more = bytes_ahead(words, at, hex);
+  // A hex byte can spell a flag (a: any, e: exist): where every other CPU's
+  // bytes follow, they are bytes, whatever they spell.
+  if (more < each_cpu && all_bytes(words.subspan(at), each_cpu, hex)) more = each_cpu;
   if (more == 0) {
     for (std::uint32_t cpu = 1; cpu < info.value_copies; ++cpu)
       std::memcpy(out.value.data() + cpu * stride, out.value.data(), info.value_size);

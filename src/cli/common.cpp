@@ -125,10 +125,13 @@ std::string describe(std::string_view subject, std::error_code error, const map_
       break;
     case E2BIG:
       // What htab_map_update_elem (and the queue's push) answer when every
-      // one of max_entries is taken.
-      if (info != nullptr && (failed == command::map_update_batch || failed == command::map_update_elem))
-        return text + "the map is full (" + std::to_string(info->max_entries) + " entries)";
-      break;
+      // one of max_entries is taken, and array_map_update_elem for an index
+      // past max_entries: an array is never full.
+      if (info == nullptr || (failed != command::map_update_batch && failed != command::map_update_elem))
+        break;
+      if (is_array(info->type))
+        return text + "a key is past the array's end (max_entries " + std::to_string(info->max_entries) + ")";
+      return text + "the map is full (" + std::to_string(info->max_entries) + " entries)";
     default:
       break;
   }
@@ -189,6 +192,12 @@ map open_map(const selector& which, access rights) {
   return std::move(matches.front());
 }
 
+bool is_array(map_type type) noexcept {
+  return type == map_type::array || type == map_type::percpu_array || type == map_type::prog_array ||
+         type == map_type::perf_event_array || type == map_type::cgroup_array ||
+         type == map_type::array_of_maps;
+}
+
 bool values_are_descriptors(map_type type) noexcept {
   switch (type) {
     case map_type::prog_array:
@@ -198,6 +207,18 @@ bool values_are_descriptors(map_type type) noexcept {
     case map_type::sockhash:
     case map_type::xskmap:
     case map_type::reuseport_sockarray:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool keys_are_descriptors(map_type type) noexcept {
+  switch (type) {
+    case map_type::sk_storage:
+    case map_type::inode_storage:
+    case map_type::task_storage:
+    case map_type::cgrp_storage:
       return true;
     default:
       return false;

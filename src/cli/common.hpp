@@ -54,11 +54,19 @@ std::string subject_of(const selector& which);
 // quietly with status 0, as it does cat.
 int finish(output& out, std::string_view subject);
 
+// The array types: every index below max_entries always holds an element.
+bool is_array(map_type type) noexcept;
+
 // Map types whose values are descriptors on update (a lookup gives an id or
 // a cookie): a drain could not put back what it deleted, and a dump cannot
 // be loaded back. Maps of maps (is_map_in_map) are the same for load, but
 // a drain puts an inner map back while it exists.
 bool values_are_descriptors(map_type type) noexcept;
+
+// Local storages (socket, inode, task, cgroup) whose key is a descriptor of
+// the calling process, whose object holds the value: a key read elsewhere
+// names some other file of this process.
+bool keys_are_descriptors(map_type type) noexcept;
 
 // Whether the process holds a capability in its effective set.
 bool has_capability(int capability) noexcept;

@@ -35,6 +35,8 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
   if (values_are_descriptors(from.type) || is_map_in_map(from.type) || values_are_descriptors(to.type) ||
       is_map_in_map(to.type))
     return "cannot copy a " + types + ": their values are descriptors when written, ids when read";
+  if (keys_are_descriptors(from.type) || keys_are_descriptors(to.type))
+    return "cannot copy a " + types + ": their keys are descriptors of the process that writes them";
   if (from.per_cpu_values() != to.per_cpu_values())
     return "cannot copy a " + types + ": one holds a value per CPU, the other one value";
   if (from.key_size != to.key_size || from.value_size != to.value_size)
@@ -47,6 +49,17 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
   if (drain && (to.type == map_type::lru_hash || to.type == map_type::lru_percpu_hash))
     return "cannot move into an LRU map: it evicts elements to make room instead of refusing them, and "
            "moved elements would be lost; copy without --drain";
+  // Nor can a move out of one put back what the destination refuses: the
+  // put-back element takes a free node, and an LRU map whose global free
+  // list runs short refills a CPU's list by evicting (bpf_lru_list_shrink).
+  if (drain && (from.type == map_type::lru_hash || from.type == map_type::lru_percpu_hash))
+    return "cannot move out of an LRU map: putting back what the destination refuses would evict other "
+           "elements; copy without --drain, then delete";
+  // A bloom filter takes every value and gives none back (no lookup, no
+  // pop): a queue or stack moved into one would be gone for good.
+  if (drain && to.type == map_type::bloom_filter)
+    return "cannot move into a bloom_filter map: its values can never be read back, and moved elements "
+           "would be lost";
   if (!drain && (from.type == map_type::queue || from.type == map_type::stack))
     return "a " + std::string(map_type_name(from.type)) +
            " cannot be read without taking its elements: use copy --drain to move them";
@@ -56,6 +69,7 @@ std::string why_not_copied(const map_info& from, const map_info& to, bool drain)
 // The line that says what was done: "Copied N entries" or {"copied":N}.
 int print_done(const arguments& o, std::uint64_t n) {
   output out(1);
+  set_up_stdout(out, o);
   const char* word = o.drain ? "moved" : "copied";
   if (o.json) {
     out.put("{\"").put(word).put("\":").number(n).put("}\n");

@@ -19,6 +19,8 @@
 #include "common.hpp"
 #include "entries.hpp"
 #include "output.hpp"
+#include "put_back.hpp"
+#include "signals.hpp"
 
 namespace bpfbatch::cli {
 
@@ -34,12 +36,6 @@ element_words words_for(const arguments& o, const map& m, unsigned parts) {
   element_words w = parse_element_words(o.operands, m.info(), parts);
   if (!w.error.empty()) refuse(subject_of(o), o.command, w.error);
   return w;
-}
-
-bool is_array(map_type type) {
-  return type == map_type::array || type == map_type::percpu_array || type == map_type::prog_array ||
-         type == map_type::perf_event_array || type == map_type::cgroup_array ||
-         type == map_type::array_of_maps;
 }
 
 bool is(std::error_code error, int errno_value) { return error == make_error(errno_value); }
@@ -69,6 +65,7 @@ bool is(std::error_code error, int errno_value) { return error == make_error(err
 // bpftool -j prints null after a verb that prints nothing.
 int done_quietly(const arguments& o) {
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) out.put("null\n");
   return finish(out, subject_of(o));
 }
@@ -82,6 +79,22 @@ class element_printer {
       : o_(o), info_(m.info()), formats_(btf_formats_for(o, m)) {}
 
   int print(std::span<const std::byte> key, std::span<const std::byte> value) const {
+    output out(1);
+    put(out, key, value);
+    return finish(out, subject_of(o_));
+  }
+
+  // For an element taken from the map: the errno of a write that failed
+  // (EPIPE included, which finish turns into a silent exit), else 0.
+  int print_taken(std::span<const std::byte> value) const {
+    output out(1);
+    out.stop_on_signals();  // a stalled reader: a stop signal ends the wait (EINTR)
+    put(out, {}, value);
+    return out.flush();
+  }
+
+ private:
+  void put(output& out, std::span<const std::byte> key, std::span<const std::byte> value) const {
     const entry_format format{.info = info_,
                               .json = o_.json,
                               .key_btf = formats_.key ? &*formats_.key : nullptr,
@@ -94,12 +107,10 @@ class element_printer {
                     .copies = info_.value_copies,
                     .value_size = info_.value_size,
                     .stride = static_cast<std::size_t>(info_.per_cpu_stride())};
-    output out(1);
+    set_up_stdout(out, o_);
     print_element(out, format, e);
-    return finish(out, subject_of(o_));
   }
 
- private:
   const arguments& o_;
   const map_info& info_;
   btf_formats formats_;
@@ -115,6 +126,7 @@ int run_lookup(const arguments& o) {
   const auto found = info.key_size == 0 ? m.peek(value) : m.lookup_element(w.key, value);
   if (!found && is(found.error(), ENOENT)) {
     output out(1);
+    set_up_stdout(out, o);
     if (o.json)
       out.put("null\n");
     else
@@ -180,6 +192,7 @@ int run_getnext(const arguments& o) {
     element_failed(o, m, got.error(), command::map_get_next_key);
   }
   output out(1);
+  set_up_stdout(out, o);
   if (o.json) {
     out.put("{\"key\":");
     (o.operands.empty() ? out.put("null") : out.json_bytes(w.key)).put(",\"next_key\":").json_bytes(next);
@@ -203,15 +216,27 @@ int run_pop(const arguments& o) {
            exit_failure);
   const element_printer printer(o, m);
   std::vector<std::byte> value(static_cast<std::size_t>(info.value_bytes()));
+  // The popped value is in no map until printed: the stop signals wait,
+  // SIGPIPE is ignored, and a value that cannot be printed goes back.
+  stop_between_batches();
   if (auto popped = m.pop(value); !popped) {
     if (!is(popped.error(), ENOENT))
       element_failed(o, m, popped.error(), command::map_lookup_and_delete_elem);
     output out(1);
+    set_up_stdout(out, o);
     out.put(o.json ? "null\n" : "Error: empty map\n");  // bpftool prints it on stdout
     (void)finish(out, subject_of(o));
     return exit_failure;
   }
-  return printer.print({}, value);
+  const int err = printer.print_taken(value);
+  if (err == 0) return 0;
+  put_back_counts back;
+  put_back(m, {}, value, back);
+  print_error(joined({subject_of(o), ": cannot write output: ", std::strerror(err),
+                      back.restored != 0 ? "; the value was put back into the map"
+                                         : "; the value could not be put back and is lost"}));
+  if (const int signal = stop_signal(); signal != 0) end_by_signal(signal);
+  return exit_failure;
 }
 
 // Why BPF_OBJ_PIN failed, in words about the path.
@@ -279,10 +304,13 @@ create_request read_create_words(const arguments& o) {
   const std::span<const std::string_view> words = o.operands;
   r.file = words.front();
   const std::string subject = create_subject(r.file);
-  auto number = [&](std::size_t at, const char* what) {
+  // bpftool's parse_u32_arg refuses a second value where the first was
+  // not 0; taking the last one would create a map unlike bpftool's.
+  auto number = [&](std::size_t at, const char* what, std::uint32_t& field) {
     const auto n = parse_number(words[at]);
     if (!n) refuse(subject, "create", joined({"can't parse '", escaped(words[at]), "' as ", what}));
-    return *n;
+    if (field != 0) refuse(subject, "create", joined({what, " already specified"}));
+    field = *n;
   };
   for (std::size_t at = 1; at < words.size(); at += 2) {
     const std::string_view word = words[at];
@@ -298,13 +326,13 @@ create_request read_create_words(const arguments& o) {
       if (next.empty() || next.size() > 15) refuse(subject, "create", "name takes 1 to 15 characters");
       r.spec.name = next;
     } else if (is_prefix(word, "key")) {
-      r.spec.key_size = number(at + 1, "key size");
+      number(at + 1, "key size", r.spec.key_size);
     } else if (is_prefix(word, "value")) {
-      r.spec.value_size = number(at + 1, "value size");
+      number(at + 1, "value size", r.spec.value_size);
     } else if (is_prefix(word, "entries")) {
-      r.spec.max_entries = number(at + 1, "max entries");
+      number(at + 1, "max entries", r.spec.max_entries);
     } else if (is_prefix(word, "flags")) {
-      r.spec.map_flags = number(at + 1, "flags");
+      number(at + 1, "flags", r.spec.map_flags);
     } else if (is_prefix(word, "inner_map")) {
       r.inner.emplace(open_inner_map(o, words, at + 1));
       r.spec.inner_map_fd = r.inner->fd();

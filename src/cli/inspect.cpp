@@ -100,57 +100,32 @@ std::vector<std::string> bpffs_mount_points() {
   return points;
 }
 
-// The pins in the order bpftool -f prints a map's paths. bpftool keeps them
-// in libbpf's hashmap keyed by id (build_pinned_obj_table, hashmap__append),
-// and prints an id's paths in its bucket's chain order: each entry is put at
-// the head of its chain, and every growth (to keep 4 * size / 3 within the
-// capacity) moves the chains to new buckets in bucket order, each again at
-// the head. So the order depends on every pin found, and is replayed here.
-std::vector<pin> in_bpftool_order(std::vector<pin> found) {
-  // libbpf's hash_bits: the id times a golden-ratio constant, upper bits.
-  auto bucket_of = [](std::uint32_t id, int bits) -> std::size_t {
-    if (bits == 0) return 0;
-    if constexpr (sizeof(std::size_t) == 8)
-      return static_cast<std::size_t>((std::uint64_t{id} * 11400714819323198485ull) >> (64 - bits));
-    else
-      return static_cast<std::size_t>((std::uint32_t{id} * 2654435769u) >> (32 - bits));
-  };
-  std::vector<std::vector<std::size_t>> buckets;  // each chain, head first
-  int bits = 0;
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    if (buckets.empty() || (i + 1) * 4 / 3 > buckets.size()) {  // hashmap_needs_to_grow
-      bits = std::max(bits + 1, 2);                             // HASHMAP_MIN_CAP_BITS
-      std::vector<std::vector<std::size_t>> grown(std::size_t{1} << bits);
-      for (const auto& chain : buckets)
-        for (std::size_t entry : chain) {
-          auto& to = grown[bucket_of(found[entry].id, bits)];
-          to.insert(to.begin(), entry);
-        }
-      buckets = std::move(grown);
-    }
-    auto& chain = buckets[bucket_of(found[i].id, bits)];
-    chain.insert(chain.begin(), i);
-  }
-  std::vector<pin> ordered;
-  ordered.reserve(found.size());
-  for (const auto& chain : buckets)
-    for (std::size_t entry : chain) ordered.push_back(std::move(found[entry]));
-  return ordered;
-}
-
 std::vector<pin> find_pins() {
   std::vector<pin> pins;
   current_walk = {&pins, max_pinned_files};
   for (const std::string& point : bpffs_mount_points())
     if (::nftw(point.c_str(), note_pin, max_open_directories, FTW_PHYS) != 0) break;
-  return in_bpftool_order(std::move(pins));
+  return pins;
 }
 
-// A map's paths in the pins' order (find_pins puts them in bpftool's).
+// A map's paths in bpftool -f's order. bpftool keeps the walk's pins in a
+// libbpf hashmap keyed by id (hashmap__append) and prints the id's bucket
+// from its head: each pin goes first in its bucket, and each growth of the
+// table (when empty, or past 3/4 full: hashmap_needs_to_grow) moves the
+// entries bucket by bucket, head first, each again first in its new bucket,
+// which reverses one id's pins.
 std::vector<std::string_view> pins_of(std::uint32_t id, const std::vector<pin>& pins) {
-  std::vector<std::string_view> paths;
-  for (const pin& p : pins)
+  std::vector<std::string_view> paths;  // the id's bucket, tail first
+  std::size_t capacity = 0, size = 0;
+  for (const pin& p : pins) {
+    if (capacity == 0 || (size + 1) * 4 / 3 > capacity) {
+      capacity = capacity < 4 ? 4 : capacity * 2;  // HASHMAP_MIN_CAP_BITS is 2
+      std::reverse(paths.begin(), paths.end());
+    }
     if (p.id == id) paths.push_back(p.path);
+    ++size;
+  }
+  std::reverse(paths.begin(), paths.end());
   return paths;
 }
 

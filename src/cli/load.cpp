@@ -117,6 +117,13 @@ int run_load(const arguments& o) {
                 ": its values are descriptors when written, ids when dumped");
     return exit_failure;
   }
+  // A local storage's keys name descriptors of the writing process: a
+  // dump's key 0 would be this tool's stdin.
+  if (keys_are_descriptors(info.type)) {
+    print_error(subject + ": load cannot write a map of type " + std::string(map_type_name(info.type)) +
+                ": its keys are descriptors of the process that writes them");
+    return exit_failure;
+  }
   const int fd = open_input(o);
   const dump_layout layout = layout_of(info);
   const std::uint64_t chunk = chunk_entries(o, info);

@@ -146,8 +146,10 @@ Options:
                        what DESTINATION refuses (a full map) is put back
                        into SOURCE, so that the two maps together always
                        hold every entry. Queues and stacks move only so;
-                       LRU maps, which evict rather than refuse, are not
-                       moved into.
+                       LRU maps, which evict rather than refuse, and
+                       bloom filters, which give nothing back, are not
+                       moved into; nor are LRU maps moved out of (what
+                       goes back into one can evict others).
                        SIGINT, SIGTERM and SIGHUP stop it between batches.
       --batch-size N   elements per kernel call
   -j, --json           print {"copied": N} ({"moved": N} with --drain)
@@ -207,7 +209,8 @@ hex 01 00 00 00; a number above 255 or with a sign is refused (bpftool
 wraps it). A per-CPU map's VALUE is one CPU's bytes, written to every
 possible CPU, or (unlike bpftool) the bytes of every possible CPU in turn.
 A map of maps' VALUE is a MAP.
-Queues and stacks take no key. create does not mount a BPF filesystem.
+Queues and stacks take no key; pop and dequeue put the value back when it
+cannot be printed. create does not mount a BPF filesystem.
 
 Exit status: 0 done; 1 a failure (a missing key: bpftool's "Not found" or
 "Error: empty map" on stdout, null with -j); 2 a usage error.

@@ -49,6 +49,12 @@ void put_back(const map& m, std::span<const std::byte> key, std::span<const std:
 }
 
 void put_back(const map& m, const batch& b, std::size_t from, put_back_counts& counts) noexcept {
+  // A stack gave its top first: pushed back last to first, the values lie
+  // in the order they were popped from.
+  if (m.info().type == map_type::stack) {
+    for (std::size_t i = b.size(); i > from; --i) put_back(m, b.key(i - 1), b.value(i - 1), counts);
+    return;
+  }
   for (std::size_t i = from; i < b.size(); ++i) put_back(m, b.key(i), b.value(i), counts);
 }
 

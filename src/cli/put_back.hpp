@@ -30,8 +30,9 @@ void put_back(const map& m, std::span<const std::byte> key, std::span<const std:
 
 // Writes elements from..size()-1 of a drained batch back into the map. A
 // key that was written again since the drain took it keeps its newer value
-// (BPF_NOEXIST: the element is then superseded, not lost). Queues and
-// stacks get the values pushed back at their end (their order is not kept).
+// (BPF_NOEXIST: the element is then superseded, not lost). Queues get the
+// values pushed back at their end (their order is not kept); stacks get a
+// batch's values back in the order they were popped from.
 // Maps of maps get the inner map back by its id while it still exists (the
 // delete released the outer map's reference, so it may not).
 void put_back(const map& m, const batch& b, std::size_t from, put_back_counts& counts) noexcept;
