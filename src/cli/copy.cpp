@@ -7,6 +7,7 @@
 // destination as its output).
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <bpfbatch/drain.hpp>
 #include <bpfbatch/lookup.hpp>
@@ -79,11 +80,17 @@ int print_done(const arguments& o, std::uint64_t n) {
   return finish(out, subject_of(o));
 }
 
-int copy_elements(const arguments& o, const map& source, const map& destination) {
-  update_options options;
-  options.batch_size = o.batch_size;
+// --batch-size: elements per read and per write alike.
+std::pair<batch_options, update_options> options_of(const arguments& o) {
   batch_options reading;
   reading.batch_size = o.batch_size;
+  update_options writing;
+  writing.batch_size = o.batch_size;
+  return {reading, writing};
+}
+
+int copy_elements(const arguments& o, const map& source, const map& destination) {
+  const auto [reading, options] = options_of(o);
   auto batches = lookup_batches(source, reading);
   std::uint64_t copied = 0;
   for (const batch& b : batches) {
@@ -120,10 +127,7 @@ void report_stop(const arguments& o, const std::string& cause, std::uint64_t mov
 
 int move_elements(const arguments& o, const map& source, const map& destination) {
   stop_between_batches();  // a signal ends the move between two batches, none in hand
-  update_options options;
-  options.batch_size = o.batch_size;
-  batch_options reading;
-  reading.batch_size = o.batch_size;
+  const auto [reading, options] = options_of(o);
   auto batches = lookup_and_delete_batches(source, reading);
   std::uint64_t moved = 0;
   put_back_counts back;
