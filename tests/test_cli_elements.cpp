@@ -671,11 +671,12 @@ TEST_CASE("lookup of a map with BTF prints bpftool's formatted form") {
 TEST_CASE("-p indents lookup, getnext and pop as bpftool -p does, byte for byte") {
   REQUIRE_BPFTOOL();
   twins t(map_type::percpu_array, 4, 8, 16, 4);  // an array: both walks start at key 0
-  for (const auto& [verb, words] :
+  for (const auto& run :
        std::vector<std::pair<std::string, std::vector<std::string>>>{{"lookup", {"key", "1", "0", "0", "0"}},
                                                                      {"lookup", {"key", "20", "0", "0", "0"}},
                                                                      {"getnext", {}}}) {
-    CAPTURE(verb);
+    const auto& [verb, words] = run;
+    CAPTURE(run.first);  // clang 14 captures no structured binding
     std::vector<std::string> theirs = {"-p", "map", verb, "pinned", t.theirs.path};
     std::vector<std::string> ours = {"-p", verb, "pinned", t.ours.path};
     theirs.insert(theirs.end(), words.begin(), words.end());
