@@ -198,6 +198,8 @@ bool is_array(map_type type) noexcept {
          type == map_type::array_of_maps;
 }
 
+std::string entries_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " entry" : " entries"); }
+
 bool values_are_descriptors(map_type type) noexcept {
   switch (type) {
     case map_type::prog_array:

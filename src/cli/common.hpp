@@ -2,6 +2,7 @@
 // saying what went wrong in words that name the cause.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -62,6 +63,9 @@ bool is_array(map_type type) noexcept;
 // be loaded back. Maps of maps (is_map_in_map) are the same for load, but
 // a drain puts an inner map back while it exists.
 bool values_are_descriptors(map_type type) noexcept;
+
+// "1 entry", "2 entries": counts in messages.
+std::string entries_text(std::uint64_t n);
 
 // Local storages (socket, inode, task, cgroup) whose key is a descriptor of
 // the calling process, whose object holds the value: a key read elsewhere

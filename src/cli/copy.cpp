@@ -23,8 +23,6 @@ namespace bpfbatch::cli {
 
 namespace {
 
-std::string entries_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " entry" : " entries"); }
-
 // Why the source's elements cannot be written into the destination as they
 // are read, or empty. The kernel lays out a batch's values per map type
 // (per-CPU values in 8-byte slots, one per possible CPU), so both maps must

@@ -60,8 +60,6 @@ update_mode mode_of(load_mode mode) {
   return update_mode::any;
 }
 
-std::string entries_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " entry" : " entries"); }
-
 [[noreturn]] void fail_reading(const arguments& o, const dump_reader& reader, std::uint64_t applied,
                                bool checking) {
   std::string text = subject_of(o) + ": " + (o.input.empty() || o.input == "-" ? "stdin" : escaped(o.input)) +
